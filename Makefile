@@ -1,0 +1,53 @@
+# Shoal's make targets. Every target installs what it needs (we run as root on Debian).
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/shoal
+PKGS := ./...
+TEST_TIMEOUT ?= 25m
+export GOFLAGS := -mod=mod
+
+.PHONY: all build deps test unit e2e demo bench lint fmt clean
+
+all: build
+
+deps:
+	@need=""; \
+	command -v ip >/dev/null || need="$$need iproute2"; \
+	command -v nft >/dev/null || need="$$need nftables"; \
+	command -v runc >/dev/null || need="$$need runc"; \
+	command -v docker >/dev/null || need="$$need docker.io"; \
+	if [ -n "$$need" ]; then \
+		echo "installing:$$need"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; \
+	fi
+
+build:
+	$(GO) build -o $(BIN) ./cmd/shoal
+
+# The whole suite: unit, in-process cluster, fuzz seeds, and end-to-end labs with real binaries.
+test: deps build
+	SHOAL_BIN=$(CURDIR)/$(BIN) $(GO) test -race -timeout $(TEST_TIMEOUT) $(PKGS)
+
+unit: build
+	$(GO) test -race -short $(PKGS)
+
+e2e: deps build
+	SHOAL_BIN=$(CURDIR)/$(BIN) $(GO) test -timeout $(TEST_TIMEOUT) -v ./e2e/...
+
+demo: deps build
+	./scripts/demo.sh $(CURDIR)/$(BIN)
+
+bench: deps build
+	SHOAL_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	@if command -v staticcheck >/dev/null; then staticcheck $(PKGS); fi
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin
