@@ -1,0 +1,94 @@
+// Package clusterapi is the node-to-manager protocol that rides on each manager's mTLS
+// port next to Raft: joining, heartbeats, certificate renewal, Raft membership and
+// forwarded proposals. It holds the message types and the client; managers serve it.
+// Both agent and manager import it; it imports neither.
+package clusterapi
+
+import (
+	"time"
+
+	"github.com/moby/moby/api/types/swarm"
+)
+
+// ALPN protocol names on a manager's port.
+const (
+	ProtoRaft = "shoal-raft"
+	ProtoAPI  = "shoal-api"
+)
+
+// Paths of the cluster API.
+const (
+	PathJoin      = "/cluster/join"
+	PathHeartbeat = "/cluster/heartbeat"
+	PathRenew     = "/cluster/renew"
+	PathRaftJoin  = "/cluster/raft/join"
+	PathPropose   = "/cluster/propose"
+)
+
+// JoinRequest asks a manager to admit a node. It is the only request that comes without
+// a client certificate; the token's secret proves the right to join.
+type JoinRequest struct {
+	Token         string
+	CSRPEM        []byte
+	AdvertiseAddr string // host:port the node will listen on as a manager
+	Availability  swarm.NodeAvailability
+	Description   swarm.NodeDescription
+}
+
+// JoinResponse admits the node: its identity, its certificate and where the managers are.
+type JoinResponse struct {
+	NodeID          string
+	ClusterID       string
+	Role            swarm.NodeRole
+	CertPEM         []byte
+	RootCAPEM       []byte
+	Managers        []swarm.Peer
+	HeartbeatPeriod time.Duration
+}
+
+// HeartbeatRequest tells the leader a node is alive, and what it is.
+type HeartbeatRequest struct {
+	NodeID      string
+	Addr        string // the address the node is seen at
+	Description swarm.NodeDescription
+}
+
+// HeartbeatResponse tells the node when to report next and what the cluster wants of it.
+type HeartbeatResponse struct {
+	Period   time.Duration
+	Managers []swarm.Peer
+	// Role is the role the cluster wants this node in; when it differs from the
+	// certificate's role the node renews its certificate and starts or stops its manager.
+	Role swarm.NodeRole
+}
+
+// RenewRequest asks for a fresh certificate for the caller's identity (with the role the
+// cluster currently gives it).
+type RenewRequest struct {
+	CSRPEM []byte
+}
+
+// RenewResponse carries the new certificate.
+type RenewResponse struct {
+	CertPEM   []byte
+	RootCAPEM []byte
+	Role      swarm.NodeRole
+}
+
+// RaftJoinRequest asks the leader to add the calling manager as a Raft voter.
+type RaftJoinRequest struct {
+	NodeID string
+	Addr   string
+}
+
+// ProposeRequest forwards a store proposal from a follower to the leader.
+type ProposeRequest struct {
+	Cmd []byte
+}
+
+// ErrorResponse is the body of every non-2xx answer.
+type ErrorResponse struct {
+	Message string
+	// LeaderAddr is set on 421 Misdirected Request: ask the leader at this address.
+	LeaderAddr string `json:",omitempty"`
+}
