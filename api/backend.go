@@ -47,3 +47,10 @@ type Backend interface {
 	NodeUpdate(ctx context.Context, idOrName string, version uint64, spec swarm.NodeSpec) error
 	NodeRemove(ctx context.Context, idOrName string, force bool) error
 }
+
+// SwarmStatusReporter may be implemented by a Backend that can say cheaply what swarm
+// state this node is in; `/_ping` reports it in its Swarm header, which clients use to
+// decide which commands to offer. A Backend without it is asked for Info instead.
+type SwarmStatusReporter interface {
+	SwarmStatus(ctx context.Context) (state swarm.LocalNodeState, controlAvailable bool)
+}
