@@ -13,7 +13,7 @@ import (
 // ALPN protocol names on a manager's port.
 const (
 	ProtoRaft = "shoal-raft"
-	ProtoAPI  = "shoal-api"
+	ProtoAPI  = "http/1.1" // plain HTTP/1.1 over mTLS; net/http serves it without a TLSNextProto hook
 )
 
 // Paths of the cluster API.

@@ -1,0 +1,355 @@
+// Package daemon is one node's long-running process: it serves the Docker Engine API on
+// a unix socket, remembers the node's swarm membership, and runs the node's agent and,
+// on managers, its manager. It is the api.Backend.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/swarm"
+
+	"github.com/shoal/shoal/agent"
+	"github.com/shoal/shoal/api"
+	"github.com/shoal/shoal/ca"
+	"github.com/shoal/shoal/internal/apierr"
+	"github.com/shoal/shoal/internal/clock"
+	"github.com/shoal/shoal/manager"
+	"github.com/shoal/shoal/manager/raft"
+)
+
+// Config says how to run a daemon.
+type Config struct {
+	DataRoot string // default /var/lib/shoal
+	Host     string // unix:///run/shoal/shoal.sock
+	Hostname string
+	Debug    bool
+	Version  string
+	Logger   *slog.Logger
+	Clock    clock.Clock
+	// RaftTuning overrides Raft timings (tests).
+	RaftTuning func(*raft.Config)
+}
+
+// Daemon is a running node.
+type Daemon struct {
+	cfg    Config
+	logger *slog.Logger
+	ctx    context.Context // the daemon's lifetime; node components run under it
+
+	mu       sync.Mutex // guards the fields below; held across membership changes
+	state    *nodeState
+	creds    *ca.Credentials
+	mgr      *manager.Manager
+	mgrStop  func() // stops mgr and waits for it
+	agentEnd func() // stops the agent and waits for it
+	swarmErr string
+}
+
+// New checks the configuration and prepares the data root.
+func New(cfg Config) (*Daemon, error) {
+	if cfg.DataRoot == "" {
+		cfg.DataRoot = "/var/lib/shoal"
+	}
+	if cfg.Hostname == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("finding the hostname (give --hostname): %w", err)
+		}
+		cfg.Hostname = h
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if err := os.MkdirAll(cfg.DataRoot, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data root: %w", err)
+	}
+	if err := os.Chmod(cfg.DataRoot, 0o700); err != nil {
+		return nil, err
+	}
+	return &Daemon{cfg: cfg, logger: cfg.Logger}, nil
+}
+
+// Run serves the API and runs the node until ctx ends. Leaving ctx ends the node's
+// processes but keeps its membership: the next Run resumes it.
+func (d *Daemon) Run(ctx context.Context) error {
+	d.ctx = ctx
+	ln, err := listenUnix(d.cfg.Host)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	st, err := d.loadState()
+	if err == nil && st != nil {
+		d.state = st
+		if st.Removed != "" {
+			d.swarmErr = st.Removed
+		} else if err = d.resumeLocked(); err != nil {
+			d.swarmErr = err.Error()
+			d.logger.Error("cannot resume swarm membership", "err", err)
+			err = nil
+		}
+	}
+	d.mu.Unlock()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+
+	srv := &http.Server{
+		Handler:           api.NewHandler(d, api.Options{Logger: d.logger}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	d.logger.Info("daemon serving the API", "host", d.cfg.Host, "data_root", d.cfg.DataRoot, "hostname", d.cfg.Hostname)
+	select {
+	case <-ctx.Done():
+	case err = <-served:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	d.mu.Lock()
+	d.stopNodeLocked()
+	d.mu.Unlock()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// listenUnix opens the API socket, mode 0660, replacing a stale socket file.
+func listenUnix(host string) (net.Listener, error) {
+	u, err := url.Parse(host)
+	if err != nil || u.Scheme != "unix" || u.Path == "" {
+		return nil, apierr.Invalidf("invalid -H %q: must be unix:///path/to/socket", host)
+	}
+	if err := os.MkdirAll(filepath.Dir(u.Path), 0o755); err != nil {
+		return nil, err
+	}
+	if c, err := net.DialTimeout("unix", u.Path, 200*time.Millisecond); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("another daemon is already serving %s", u.Path)
+	}
+	_ = os.Remove(u.Path)
+	ln, err := net.Listen("unix", u.Path)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", host, err)
+	}
+	if err := os.Chmod(u.Path, 0o660); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// resumeLocked restarts the node's components from its saved state.
+func (d *Daemon) resumeLocked() error {
+	rootPEM, certPEM, keyPEM, err := ca.LoadNodeCredentials(d.certDir())
+	if err != nil {
+		return fmt.Errorf("loading node certificate: %w", err)
+	}
+	root, err := ca.ParseRootCA(rootPEM, nil)
+	if err != nil {
+		return err
+	}
+	creds, err := ca.NewCredentials(root, certPEM, keyPEM)
+	if err != nil {
+		return fmt.Errorf("node certificate: %w", err)
+	}
+	if now := d.cfg.Clock.Now(); now.After(creds.Leaf().NotAfter) {
+		return fmt.Errorf("this node's certificate expired at %s while the node was away; run 'shoal swarm leave --force' and join again", creds.Leaf().NotAfter.UTC().Format(time.RFC3339))
+	}
+	d.creds = creds
+	if d.state.Role == swarm.NodeRoleManager {
+		if err := d.startManagerLocked(nil, false); err != nil {
+			return err
+		}
+	}
+	d.startAgentLocked()
+	return nil
+}
+
+// startManagerLocked starts this node's manager. bootstrap is set on swarm init.
+func (d *Daemon) startManagerLocked(bootstrap *manager.Bootstrap, forceNew bool) error {
+	m, err := manager.New(manager.Config{
+		NodeID:          d.state.NodeID,
+		ListenAddr:      d.state.ListenAddr,
+		AdvertiseAddr:   d.state.AdvertiseAddr,
+		DataDir:         d.raftDir(),
+		Creds:           d.creds,
+		Bootstrap:       bootstrap,
+		ForceNewCluster: forceNew,
+		Clock:           d.cfg.Clock,
+		Logger:          d.logger,
+		RaftTuning:      d.cfg.RaftTuning,
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(d.ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := m.Run(ctx); err != nil {
+			d.logger.Error("manager stopped", "err", err)
+		}
+	}()
+	d.mgr = m
+	d.mgrStop = func() { cancel(); <-done }
+	return nil
+}
+
+func (d *Daemon) stopManagerLocked() {
+	if d.mgrStop != nil {
+		d.mgrStop()
+	}
+	d.mgr, d.mgrStop = nil, nil
+}
+
+func (d *Daemon) startAgentLocked() {
+	st := d.state
+	a := agent.New(agent.Config{
+		NodeID:        st.NodeID,
+		Creds:         d.creds,
+		Managers:      st.Managers,
+		Period:        st.HeartbeatPeriod,
+		Addr:          hostOf(st.AdvertiseAddr),
+		Describe:      d.describe,
+		Clock:         d.cfg.Clock,
+		Logger:        d.logger.With("component", "agent"),
+		OnManagers:    d.managersChanged,
+		OnCertificate: d.certificateRenewed,
+		OnRemoved:     d.removedFromSwarm,
+	})
+	ctx, cancel := context.WithCancel(d.ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = a.Run(ctx) }()
+	d.agentEnd = func() { cancel(); <-done }
+}
+
+func (d *Daemon) stopAgentLocked() {
+	if d.agentEnd != nil {
+		d.agentEnd()
+	}
+	d.agentEnd = nil
+}
+
+func (d *Daemon) stopNodeLocked() {
+	d.stopAgentLocked()
+	d.stopManagerLocked()
+}
+
+// managersChanged is the agent telling us where the managers are now.
+func (d *Daemon) managersChanged(peers []swarm.Peer) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.state == nil {
+		return
+	}
+	d.state.Managers = peers
+	if err := d.saveState(d.state); err != nil {
+		d.logger.Warn("saving manager list", "err", err)
+	}
+}
+
+// certificateRenewed is the agent handing over a new certificate; when its role differs
+// from the node's, the node starts or stops being a manager. It runs on the agent's
+// goroutine, so it must not stop the agent.
+func (d *Daemon) certificateRenewed(certPEM, keyPEM []byte, role swarm.NodeRole) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.state == nil || d.creds == nil {
+		return errors.New("node left the swarm")
+	}
+	if err := ca.SaveNodeCredentials(d.certDir(), d.creds.Root().CertPEM, certPEM, keyPEM); err != nil {
+		return err
+	}
+	if err := d.creds.Update(certPEM, keyPEM); err != nil {
+		return err
+	}
+	if role == d.state.Role {
+		return nil
+	}
+	d.logger.Info("changing role", "from", d.state.Role, "to", role)
+	switch role {
+	case swarm.NodeRoleManager:
+		d.state.Role = role
+		if err := d.saveState(d.state); err != nil {
+			return err
+		}
+		_ = os.RemoveAll(d.raftDir()) // a fresh member; the leader sends it everything
+		if err := d.startManagerLocked(nil, false); err != nil {
+			return fmt.Errorf("starting manager after promotion: %w", err)
+		}
+		ctx, cancel := context.WithTimeout(d.ctx, 30*time.Second)
+		defer cancel()
+		if err := d.mgr.JoinRaft(ctx, d.state.Managers); err != nil {
+			return err
+		}
+	case swarm.NodeRoleWorker:
+		d.stopManagerLocked()
+		_ = os.RemoveAll(d.raftDir())
+		d.state.Role = role
+		if err := d.saveState(d.state); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removedFromSwarm is the agent reporting that the swarm refuses this node.
+func (d *Daemon) removedFromSwarm(reason string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.state == nil {
+		return
+	}
+	d.stopManagerLocked()
+	d.swarmErr = "this node was removed from the swarm: " + reason
+	d.state.Removed = d.swarmErr
+	_ = d.saveState(d.state)
+}
+
+// managerLocked returns the running manager or the error Docker gives on a non-manager.
+func (d *Daemon) managerLocked() (*manager.Manager, error) {
+	if d.state == nil {
+		return nil, errNotInSwarm
+	}
+	if d.mgr == nil {
+		return nil, errNotManager
+	}
+	return d.mgr, nil
+}
+
+func (d *Daemon) manager() (*manager.Manager, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.managerLocked()
+}
+
+var (
+	errNotInSwarm = apierr.Unavailablef(`This node is not a swarm manager. Use "shoal swarm init" or "shoal swarm join" to connect this node to swarm and try again.`)
+	errNotManager = apierr.Unavailablef(`This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager.`)
+)
+
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return strings.TrimSpace(addr)
+}
