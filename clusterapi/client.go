@@ -15,6 +15,9 @@ import (
 	"github.com/shoal/shoal/internal/apierr"
 )
 
+// DefaultCallTimeout bounds a call whose context has no deadline.
+const DefaultCallTimeout = 10 * time.Second
+
 // Client calls one manager's cluster API. TLS decides who we are and whom we trust: a
 // joining node uses a pinned config, a member its node certificate.
 type Client struct {
@@ -54,6 +57,13 @@ func (e *MisdirectedError) Error() string {
 // Call posts req to path on the manager at addr and decodes the answer into resp.
 // Error statuses come back as *apierr.Error of the matching kind, or *MisdirectedError.
 func (c *Client) Call(ctx context.Context, addr, path string, req, resp any) error {
+	if _, ok := ctx.Deadline(); !ok {
+		// A manager that vanished without closing its connections would otherwise
+		// hold the call forever.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultCallTimeout)
+		defer cancel()
+	}
 	body, err := json.Marshal(req)
 	if err != nil {
 		return fmt.Errorf("encoding %s request: %w", path, err)

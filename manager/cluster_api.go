@@ -12,10 +12,10 @@ import (
 
 	"github.com/moby/moby/api/types/swarm"
 
+	"github.com/shoal/shoal/ca"
 	"github.com/shoal/shoal/clusterapi"
 	"github.com/shoal/shoal/internal/apierr"
 	"github.com/shoal/shoal/internal/ids"
-	"github.com/shoal/shoal/ca"
 	"github.com/shoal/shoal/manager/store"
 )
 

@@ -17,10 +17,10 @@ import (
 	"github.com/moby/moby/api/types/swarm"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/shoal/shoal/ca"
 	"github.com/shoal/shoal/clusterapi"
 	"github.com/shoal/shoal/internal/apierr"
 	"github.com/shoal/shoal/internal/clock"
-	"github.com/shoal/shoal/ca"
 	"github.com/shoal/shoal/manager/dispatcher"
 	"github.com/shoal/shoal/manager/raft"
 	"github.com/shoal/shoal/manager/store"

@@ -12,8 +12,8 @@ import (
 
 	hraft "github.com/hashicorp/raft"
 
-	"github.com/shoal/shoal/clusterapi"
 	"github.com/shoal/shoal/ca"
+	"github.com/shoal/shoal/clusterapi"
 )
 
 // port is a manager's single mTLS listener. ALPN splits each connection: Raft streams go
