@@ -86,6 +86,11 @@ type ProposeRequest struct {
 	Cmd []byte
 }
 
+// ProposeResponse tells the follower the log index the leader applied the write at.
+type ProposeResponse struct {
+	Index uint64
+}
+
 // ErrorResponse is the body of every non-2xx answer.
 type ErrorResponse struct {
 	Message string

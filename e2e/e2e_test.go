@@ -18,7 +18,7 @@ import (
 )
 
 // shoalBin is the binary under test.
-func shoalBin(t *testing.T) string {
+func shoalBin(t testing.TB) string {
 	t.Helper()
 	bin := os.Getenv("SHOAL_BIN")
 	if bin == "" {
@@ -28,7 +28,7 @@ func shoalBin(t *testing.T) string {
 }
 
 // needLab skips unless end-to-end tests can run here.
-func needLab(t *testing.T) string {
+func needLab(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test: skipped in -short mode")
@@ -43,7 +43,7 @@ func needLab(t *testing.T) string {
 }
 
 // startLab builds a lab and removes it when the test ends, even when the test fails.
-func startLab(t *testing.T, opts lab.Options) *lab.Lab {
+func startLab(t testing.TB, opts lab.Options) *lab.Lab {
 	t.Helper()
 	opts.Bin = needLab(t)
 	if opts.DispatcherHeartbeat == 0 {
@@ -68,7 +68,7 @@ func startLab(t *testing.T, opts lab.Options) *lab.Lab {
 	return l
 }
 
-func dumpLogs(t *testing.T, name string) {
+func dumpLogs(t testing.TB, name string) {
 	l, err := lab.Load(name)
 	if err != nil {
 		return
@@ -87,7 +87,7 @@ func dumpLogs(t *testing.T, name string) {
 }
 
 // node returns a lab node or fails the test.
-func node(t *testing.T, l *lab.Lab, name string) lab.Node {
+func node(t testing.TB, l *lab.Lab, name string) lab.Node {
 	t.Helper()
 	n, err := l.Node(name)
 	if err != nil {
@@ -120,7 +120,7 @@ func mustRun(t *testing.T, l *lab.Lab, nodeName string, args ...string) string {
 }
 
 // apiClient is a moby client for a lab node.
-func apiClient(t *testing.T, l *lab.Lab, nodeName string) *client.Client {
+func apiClient(t testing.TB, l *lab.Lab, nodeName string) *client.Client {
 	t.Helper()
 	c, err := client.New(client.WithHost(node(t, l, nodeName).Host()), client.WithAPIVersionNegotiation())
 	if err != nil {

@@ -288,9 +288,10 @@ func (m *Manager) handlePropose(w http.ResponseWriter, r *http.Request, id ca.No
 		m.misdirect(w)
 		return
 	}
-	if err := m.raft.ProposeAsLeader(r.Context(), req.Cmd); err != nil {
+	index, err := m.raft.ProposeAsLeader(r.Context(), req.Cmd)
+	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, struct{}{})
+	writeJSON(w, clusterapi.ProposeResponse{Index: index})
 }

@@ -94,12 +94,12 @@ func newTestCluster(t *testing.T, n int) *testCluster {
 }
 
 // forward plays the manager's /cluster/propose hop.
-func (c *testCluster) forward(ctx context.Context, leaderID, _ string, cmd []byte) error {
+func (c *testCluster) forward(ctx context.Context, leaderID, _ string, cmd []byte) (uint64, error) {
 	c.mu.Lock()
 	m := c.managers[leaderID]
 	c.mu.Unlock()
 	if m == nil {
-		return apierr.Unavailablef("no such leader %s", leaderID)
+		return 0, apierr.Unavailablef("no such leader %s", leaderID)
 	}
 	return m.raft.ProposeAsLeader(ctx, cmd)
 }

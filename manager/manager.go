@@ -240,11 +240,13 @@ func (m *Manager) raftPeerAllowed(id ca.NodeIdentity) error {
 	return nil
 }
 
-func (m *Manager) forwardProposal(ctx context.Context, leaderID, leaderAddr string, cmd []byte) error {
+func (m *Manager) forwardProposal(ctx context.Context, leaderID, leaderAddr string, cmd []byte) (uint64, error) {
 	if leaderAddr == "" {
-		return apierr.Unavailablef("the swarm has no leader to take the write")
+		return 0, apierr.Unavailablef("the swarm has no leader to take the write")
 	}
-	return m.peers.Call(ctx, leaderAddr, clusterapi.PathPropose, clusterapi.ProposeRequest{Cmd: cmd}, nil)
+	var resp clusterapi.ProposeResponse
+	err := m.peers.Call(ctx, leaderAddr, clusterapi.PathPropose, clusterapi.ProposeRequest{Cmd: cmd}, &resp)
+	return resp.Index, err
 }
 
 // WaitReady waits until this manager's store holds the cluster object (after init, join

@@ -51,10 +51,12 @@ type Config struct {
 	// one start only: on every start it drops all other members again.
 	ForceNewCluster bool
 
+	// Forward returns the log index the leader applied the write at, so the
+	// follower can wait for it before answering (read-your-writes).
 	// Forward hands a follower's proposal to the leader (the daemon: an mTLS
 	// RPC that calls Propose on the leader) and returns the leader's answer.
 	// nil makes Propose on a follower fail with a "not the leader" error.
-	Forward func(ctx context.Context, leaderID, leaderAddr string, cmd []byte) error
+	Forward func(ctx context.Context, leaderID, leaderAddr string, cmd []byte) (index uint64, err error)
 
 	// ApplyTimeout bounds how long the leader waits to queue a proposal, and
 	// Barrier without a context deadline. Default 5s.

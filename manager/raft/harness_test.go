@@ -190,8 +190,8 @@ func (c *testCluster) start(id string, so startOpts) *testNode {
 
 // forwarder hands proposals to the leader as the daemon's RPC would, failing
 // like a network would when either end is cut off or stopped.
-func (c *testCluster) forwarder(from string) func(context.Context, string, string, []byte) error {
-	return func(ctx context.Context, leaderID, _ string, cmd []byte) error {
+func (c *testCluster) forwarder(from string) func(context.Context, string, string, []byte) (uint64, error) {
+	return func(ctx context.Context, leaderID, _ string, cmd []byte) (uint64, error) {
 		c.mu.Lock()
 		target := c.nodes[leaderID]
 		unreachable := c.cut[from] || c.cut[leaderID] || target == nil || target.node == nil
@@ -201,7 +201,7 @@ func (c *testCluster) forwarder(from string) func(context.Context, string, strin
 		}
 		c.mu.Unlock()
 		if unreachable {
-			return apierr.Unavailablef("cannot reach the leader %s from %s", leaderID, from)
+			return 0, apierr.Unavailablef("cannot reach the leader %s from %s", leaderID, from)
 		}
 		return leader.ProposeAsLeader(ctx, cmd)
 	}

@@ -24,7 +24,7 @@ func (n *Node) Propose(ctx context.Context, cmd []byte) error {
 	var err error
 	for range proposeAttempts {
 		if n.IsLeader() {
-			err = n.applyAsLeader(ctx, cmd)
+			_, err = n.applyAsLeader(ctx, cmd)
 			if errors.Is(err, hraft.ErrNotLeader) {
 				continue // never queued: safe to route it again
 			}
@@ -42,7 +42,11 @@ func (n *Node) Propose(ctx context.Context, cmd []byte) error {
 		if n.cfg.Forward == nil {
 			return unavailable(ErrNotLeader, "this manager (%s) is not the leader and cannot forward writes; send them to the leader, %s at %s", n.cfg.ID, id, addr)
 		}
-		return n.cfg.Forward(ctx, id, addr, cmd)
+		index, err := n.cfg.Forward(ctx, id, addr, cmd)
+		if err != nil {
+			return err
+		}
+		return n.waitApplied(ctx, index)
 	}
 	return err
 }
@@ -52,24 +56,42 @@ func (n *Node) Propose(ctx context.Context, cmd []byte) error {
 // Unavailable error wrapping ErrNotLeader, never forwarding again, so a
 // proposal cannot bounce between managers that disagree about the leader.
 // The RPC handler behind Config.Forward should call it.
-func (n *Node) ProposeAsLeader(ctx context.Context, cmd []byte) error {
+// It returns the log index the write was applied at.
+func (n *Node) ProposeAsLeader(ctx context.Context, cmd []byte) (uint64, error) {
 	if !n.IsLeader() {
-		return n.notLeaderError("a forwarded write")
+		return 0, n.notLeaderError("a forwarded write")
 	}
 	return n.applyAsLeader(ctx, cmd)
 }
 
-func (n *Node) applyAsLeader(ctx context.Context, cmd []byte) error {
+func (n *Node) applyAsLeader(ctx context.Context, cmd []byte) (uint64, error) {
 	timeout, err := n.timeout(ctx)
 	if err != nil {
-		return unavailable(err, "the write was not proposed: %v", err)
+		return 0, unavailable(err, "the write was not proposed: %v", err)
 	}
 	f := n.raft.Apply(cmd, timeout)
 	if err := n.await(ctx, f); err != nil {
-		return n.raftError("committing the write", err)
+		return 0, n.raftError("committing the write", err)
 	}
 	if answer, ok := f.Response().(error); ok {
-		return answer
+		return f.Index(), answer
+	}
+	return f.Index(), nil
+}
+
+// waitApplied waits until this node's FSM has applied index, so a follower that
+// forwarded a write reads it back from its own store.
+func (n *Node) waitApplied(ctx context.Context, index uint64) error {
+	deadline := time.Now().Add(n.cfg.ApplyTimeout)
+	for n.raft.AppliedIndex() < index {
+		if time.Now().After(deadline) {
+			return unavailable(ErrNoLeader, "the write was committed, but this manager has not caught up with it yet (applied %d of %d)", n.raft.AppliedIndex(), index)
+		}
+		select {
+		case <-ctx.Done():
+			return unavailable(ctx.Err(), "the write was committed; gave up waiting for this manager to apply it: %v", ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
 	}
 	return nil
 }
