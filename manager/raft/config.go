@@ -17,7 +17,7 @@ const (
 	DefaultHeartbeatTimeout   = 1 * time.Second
 	DefaultElectionTimeout    = 1 * time.Second
 	DefaultLeaderLeaseTimeout = 500 * time.Millisecond
-	DefaultCommitTimeout      = 50 * time.Millisecond
+	DefaultCommitTimeout      = 10 * time.Millisecond // also how soon followers learn of a commit: bounds read-your-writes after a forwarded write
 	DefaultSnapshotThreshold  = 1024
 	DefaultSnapshotInterval   = 30 * time.Second
 	DefaultTrailingLogs       = 2048
