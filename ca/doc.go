@@ -1,4 +1,4 @@
-// Package ca is the cluster's certificate authority: it owns the root CA (a self-signed
+// Package ca is the swarm's certificate authority: it owns the root CA (a self-signed
 // ECDSA P-256 certificate and key), the join tokens that pin that root's digest, the node
 // certificates that carry each node's identity (CN=node ID, OU=role, O=cluster ID), the TLS
 // configurations for the single mTLS manager port, and the files that keep all of these on disk.
