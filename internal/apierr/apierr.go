@@ -12,13 +12,13 @@ import (
 type Kind int
 
 const (
-	KindUnknown     Kind = iota
-	KindInvalid          // the request is malformed or a value is out of range (400)
-	KindNotFound         // the object does not exist (404)
-	KindConflict         // the object exists, or its version is stale (409)
-	KindForbidden        // the action is not allowed in this state (403)
-	KindUnavailable      // the cluster cannot answer now: no leader, no quorum, not a manager (503)
-	KindNotImplemented   // the feature is not built yet (501)
+	KindUnknown        Kind = iota
+	KindInvalid             // the request is malformed or a value is out of range (400)
+	KindNotFound            // the object does not exist (404)
+	KindConflict            // the object exists, or its version is stale (409)
+	KindForbidden           // the action is not allowed in this state (403)
+	KindUnavailable         // the cluster cannot answer now: no leader, no quorum, not a manager (503)
+	KindNotImplemented      // the feature is not built yet (501)
 )
 
 // Error is an error with a Kind. Its message is what the user sees.
