@@ -54,9 +54,11 @@ const (
 // For OpUpdate and OpDelete the object's Version must be the one stored.
 type Action struct {
 	Op          Op
-	Cluster     *Cluster     `json:",omitempty"`
-	Node        *swarm.Node  `json:",omitempty"`
-	RemovedNode *RemovedNode `json:",omitempty"`
+	Cluster     *Cluster       `json:",omitempty"`
+	Node        *swarm.Node    `json:",omitempty"`
+	RemovedNode *RemovedNode   `json:",omitempty"`
+	Service     *swarm.Service `json:",omitempty"`
+	Task        *swarm.Task    `json:",omitempty"`
 }
 
 // proposal is what travels through Raft: a batch of actions applied atomically, stamped
@@ -67,9 +69,11 @@ type proposal struct {
 }
 
 const (
-	tableCluster = "cluster"
-	tableNodes   = "nodes"
-	tableRemoved = "removed"
+	tableCluster  = "cluster"
+	tableNodes    = "nodes"
+	tableRemoved  = "removed"
+	tableServices = "services"
+	tableTasks    = "tasks"
 )
 
 func schema() *memdb.DBSchema {
@@ -82,6 +86,15 @@ func schema() *memdb.DBSchema {
 		tableCluster: {Name: tableCluster, Indexes: byID()},
 		tableNodes:   {Name: tableNodes, Indexes: byID()},
 		tableRemoved: {Name: tableRemoved, Indexes: byID()},
+		tableServices: {Name: tableServices, Indexes: map[string]*memdb.IndexSchema{
+			"id":   {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+			"name": {Name: "name", Unique: true, Indexer: &serviceNameIndex{}},
+		}},
+		tableTasks: {Name: tableTasks, Indexes: map[string]*memdb.IndexSchema{
+			"id":      {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+			"service": {Name: "service", AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "ServiceID"}},
+			"node":    {Name: "node", AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "NodeID"}},
+		}},
 	}}
 }
 
@@ -176,6 +189,15 @@ func applyAction(txn *memdb.Txn, index uint64, at time.Time, a Action) error {
 		table, id, meta, obj = tableNodes, a.Node.ID, &a.Node.Meta, a.Node
 	case a.RemovedNode != nil:
 		table, id, obj = tableRemoved, a.RemovedNode.ID, a.RemovedNode
+	case a.Service != nil:
+		table, id, meta, obj = tableServices, a.Service.ID, &a.Service.Meta, a.Service
+		if a.Op == OpCreate {
+			if other, _ := txn.First(tableServices, "name", a.Service.Spec.Name); other != nil {
+				return apierr.Conflictf("service %s already exists", a.Service.Spec.Name)
+			}
+		}
+	case a.Task != nil:
+		table, id, meta, obj = tableTasks, a.Task.ID, &a.Task.Meta, a.Task
 	default:
 		return apierr.Invalidf("proposal action %q names no object", a.Op)
 	}
@@ -222,6 +244,10 @@ func metaOf(obj any) swarm.Meta {
 		return o.Meta
 	case *swarm.Node:
 		return o.Meta
+	case *swarm.Service:
+		return o.Meta
+	case *swarm.Task:
+		return o.Meta
 	}
 	return swarm.Meta{}
 }
@@ -232,6 +258,10 @@ func kindName(table string) string {
 		return "node"
 	case tableRemoved:
 		return "removed node"
+	case tableServices:
+		return "service"
+	case tableTasks:
+		return "task"
 	}
 	return table
 }
@@ -241,6 +271,8 @@ type snapshot struct {
 	Clusters []*Cluster
 	Nodes    []*swarm.Node
 	Removed  []*RemovedNode
+	Services []*swarm.Service
+	Tasks    []*swarm.Task
 }
 
 // Snapshot serializes the whole store (for Raft snapshots).
@@ -250,6 +282,8 @@ func (s *Store) Snapshot() ([]byte, error) {
 	snap.Clusters = all[*Cluster](tx, tableCluster)
 	snap.Nodes = all[*swarm.Node](tx, tableNodes)
 	snap.Removed = all[*RemovedNode](tx, tableRemoved)
+	snap.Services = all[*swarm.Service](tx, tableServices)
+	snap.Tasks = all[*swarm.Task](tx, tableTasks)
 	return json.Marshal(snap)
 }
 
@@ -276,6 +310,16 @@ func (s *Store) Restore(data []byte) error {
 	}
 	for _, r := range snap.Removed {
 		if err := txn.Insert(tableRemoved, r); err != nil {
+			return err
+		}
+	}
+	for _, o := range snap.Services {
+		if err := txn.Insert(tableServices, o); err != nil {
+			return err
+		}
+	}
+	for _, o := range snap.Tasks {
+		if err := txn.Insert(tableTasks, o); err != nil {
 			return err
 		}
 	}
@@ -389,4 +433,94 @@ func (s *Store) UpdateCluster(ctx context.Context, change func(*Cluster) error) 
 			return err
 		}
 	}
+}
+
+// serviceNameIndex indexes services by Spec.Name (names are unique cluster-wide).
+type serviceNameIndex struct{}
+
+func (serviceNameIndex) FromObject(obj any) (bool, []byte, error) {
+	svc, ok := obj.(*swarm.Service)
+	if !ok || svc.Spec.Name == "" {
+		return false, nil, nil
+	}
+	return true, []byte(svc.Spec.Name + "\x00"), nil
+}
+
+func (serviceNameIndex) FromArgs(args ...any) ([]byte, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("service name index takes one argument")
+	}
+	name, ok := args[0].(string)
+	if !ok {
+		return nil, fmt.Errorf("service name must be a string, not %T", args[0])
+	}
+	return []byte(name + "\x00"), nil
+}
+
+// Services returns every service, sorted by ID.
+func (s *Store) Services() []*swarm.Service {
+	return cloneAll(all[*swarm.Service](s.memdb().Txn(false), tableServices), func(v *swarm.Service) string { return v.ID })
+}
+
+// Service returns the service with that exact ID.
+func (s *Store) Service(id string) (*swarm.Service, error) {
+	o, err := s.memdb().Txn(false).First(tableServices, "id", id)
+	if err != nil || o == nil {
+		return nil, apierr.NotFoundf("service %s not found", id)
+	}
+	return clone(o.(*swarm.Service)), nil
+}
+
+// ServiceByName returns the service with that name.
+func (s *Store) ServiceByName(name string) (*swarm.Service, error) {
+	o, err := s.memdb().Txn(false).First(tableServices, "name", name)
+	if err != nil || o == nil {
+		return nil, apierr.NotFoundf("service %s not found", name)
+	}
+	return clone(o.(*swarm.Service)), nil
+}
+
+// Tasks returns every task, sorted by ID.
+func (s *Store) Tasks() []*swarm.Task {
+	return cloneAll(all[*swarm.Task](s.memdb().Txn(false), tableTasks), func(v *swarm.Task) string { return v.ID })
+}
+
+// TasksOfService returns a service's tasks, sorted by ID.
+func (s *Store) TasksOfService(serviceID string) []*swarm.Task {
+	return s.tasksBy("service", serviceID)
+}
+
+// TasksOfNode returns the tasks assigned to a node, sorted by ID.
+func (s *Store) TasksOfNode(nodeID string) []*swarm.Task {
+	return s.tasksBy("node", nodeID)
+}
+
+func (s *Store) tasksBy(index, value string) []*swarm.Task {
+	it, err := s.memdb().Txn(false).Get(tableTasks, index, value)
+	if err != nil {
+		return nil
+	}
+	var out []*swarm.Task
+	for o := it.Next(); o != nil; o = it.Next() {
+		out = append(out, o.(*swarm.Task))
+	}
+	return cloneAll(out, func(v *swarm.Task) string { return v.ID })
+}
+
+// Task returns the task with that exact ID.
+func (s *Store) Task(id string) (*swarm.Task, error) {
+	o, err := s.memdb().Txn(false).First(tableTasks, "id", id)
+	if err != nil || o == nil {
+		return nil, apierr.NotFoundf("task %s not found", id)
+	}
+	return clone(o.(*swarm.Task)), nil
+}
+
+func cloneAll[T any](in []*T, id func(*T) string) []*T {
+	out := make([]*T, len(in))
+	for i, v := range in {
+		out[i] = clone(v)
+	}
+	sort.Slice(out, func(i, j int) bool { return id(out[i]) < id(out[j]) })
+	return out
 }

@@ -154,3 +154,38 @@ func TestSnapshotRestore(t *testing.T) {
 		t.Fatalf("restore lost objects: nodes=%d", len(r.Nodes()))
 	}
 }
+
+func TestServicesAndTasks(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	svc := &swarm.Service{ID: "s1", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "web"}}}
+	if err := s.Write(ctx, Action{Op: OpCreate, Service: svc}); err != nil {
+		t.Fatal(err)
+	}
+	dup := &swarm.Service{ID: "s2", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "web"}}}
+	if err := s.Write(ctx, Action{Op: OpCreate, Service: dup}); apierr.KindOf(err) != apierr.KindConflict {
+		t.Fatalf("duplicate service name: got %v, want conflict", err)
+	}
+	if err := s.Write(ctx,
+		Action{Op: OpCreate, Task: &swarm.Task{ID: "t1", ServiceID: "s1", NodeID: "n1"}},
+		Action{Op: OpCreate, Task: &swarm.Task{ID: "t2", ServiceID: "s1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(s.TasksOfService("s1")); got != 2 {
+		t.Fatalf("tasks of s1 = %d, want 2", got)
+	}
+	if got := s.TasksOfNode("n1"); len(got) != 1 || got[0].ID != "t1" {
+		t.Fatalf("tasks of n1 = %v", got)
+	}
+	if byName, err := s.ServiceByName("web"); err != nil || byName.ID != "s1" {
+		t.Fatalf("ServiceByName = %v, %v", byName, err)
+	}
+	data, _ := s.Snapshot()
+	r := New(nil, nil)
+	if err := r.Restore(data); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Tasks()) != 2 || len(r.Services()) != 1 {
+		t.Fatal("snapshot lost services or tasks")
+	}
+}
