@@ -151,28 +151,27 @@ type nodePrettyView struct {
 	swarm.Node
 }
 
-func (v *nodePrettyView) ID() string                  { return v.Node.ID }
-func (v *nodePrettyView) Name() string                { return v.Spec.Name }
-func (v *nodePrettyView) Labels() map[string]string   { return v.Spec.Labels }
-func (v *nodePrettyView) Hostname() string            { return v.Description.Hostname }
-func (v *nodePrettyView) CreatedAt() string           { return prettyPrint(v.Node.CreatedAt) }
-func (v *nodePrettyView) StatusState() string         { return prettyPrint(v.Status.State) }
-func (v *nodePrettyView) HasStatusMessage() bool      { return v.Status.Message != "" }
-func (v *nodePrettyView) StatusMessage() string       { return prettyPrint(v.Status.Message) }
-func (v *nodePrettyView) SpecAvailability() string    { return prettyPrint(v.Spec.Availability) }
-func (v *nodePrettyView) StatusAddr() string          { return v.Status.Addr }
-func (v *nodePrettyView) HasManagerStatus() bool      { return v.Node.ManagerStatus != nil }
-func (v *nodePrettyView) ManagerStatusAddr() string   { return v.Node.ManagerStatus.Addr }
-func (v *nodePrettyView) IsManagerStatusLeader() bool { return v.Node.ManagerStatus.Leader }
-func (v *nodePrettyView) PlatformOS() string          { return v.Description.Platform.OS }
-func (v *nodePrettyView) PlatformArchitecture() string {
-	return v.Description.Platform.Architecture
-}
+func (v *nodePrettyView) ID() string                      { return v.Node.ID }
+func (v *nodePrettyView) Name() string                    { return v.Spec.Name }
+func (v *nodePrettyView) Labels() map[string]string       { return v.Spec.Labels }
+func (v *nodePrettyView) Hostname() string                { return v.Description.Hostname }
+func (v *nodePrettyView) CreatedAt() string               { return prettyPrint(v.Node.CreatedAt) }
+func (v *nodePrettyView) StatusState() string             { return prettyPrint(v.Status.State) }
+func (v *nodePrettyView) HasStatusMessage() bool          { return v.Status.Message != "" }
+func (v *nodePrettyView) StatusMessage() string           { return prettyPrint(v.Status.Message) }
+func (v *nodePrettyView) SpecAvailability() string        { return prettyPrint(v.Spec.Availability) }
+func (v *nodePrettyView) StatusAddr() string              { return v.Status.Addr }
+func (v *nodePrettyView) HasManagerStatus() bool          { return v.Node.ManagerStatus != nil }
+func (v *nodePrettyView) ManagerStatusAddr() string       { return v.Node.ManagerStatus.Addr }
+func (v *nodePrettyView) IsManagerStatusLeader() bool     { return v.Node.ManagerStatus.Leader }
+func (v *nodePrettyView) PlatformOS() string              { return v.Description.Platform.OS }
+func (v *nodePrettyView) PlatformArchitecture() string    { return v.Description.Platform.Architecture }
 func (v *nodePrettyView) EngineVersion() string           { return v.Description.Engine.EngineVersion }
 func (v *nodePrettyView) EngineLabels() map[string]string { return v.Description.Engine.Labels }
 func (v *nodePrettyView) HasEnginePlugins() bool          { return len(v.Description.Engine.Plugins) > 0 }
 func (v *nodePrettyView) HasTLSInfo() bool                { return !isEmptyTLSInfo(v.Description.TLSInfo) }
 func (v *nodePrettyView) TLSInfoTrustRoot() string        { return v.Description.TLSInfo.TrustRoot }
+
 func (v *nodePrettyView) ManagerStatusReachability() string {
 	return prettyPrint(v.Node.ManagerStatus.Reachability)
 }

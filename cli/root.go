@@ -81,7 +81,10 @@ func Execute(args []string) int {
 			}
 			return st.code
 		}
-		fmt.Fprintln(g.Err, "Error:", err)
+		if client.IsErrConnectionFailed(err) {
+			err = fmt.Errorf("Cannot connect to the Shoal daemon at %s. Is the shoal daemon running?", g.Host)
+		}
+		fmt.Fprintln(g.Err, err)
 		return 1
 	}
 	return 0

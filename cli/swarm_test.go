@@ -193,7 +193,7 @@ func TestSwarmUnlockKey(t *testing.T) {
 
 func TestSwarmUnlock(t *testing.T) {
 	d := newClusterDaemon(t)
-	if _, _, err := runShoal(t, d, "swarm", "unlock"); err == nil || err.Error() != "error: swarm is not locked" {
+	if _, _, err := runShoal(t, d, "swarm", "unlock"); err == nil || err.Error() != "swarm is not locked" {
 		t.Errorf("active node: err = %v", err)
 	}
 	d.info.Swarm.LocalNodeState = swarm.LocalNodeStateLocked

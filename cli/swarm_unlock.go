@@ -38,9 +38,9 @@ func runSwarmUnlock(ctx context.Context, g *Globals) error {
 	}
 	switch info.Info.Swarm.LocalNodeState {
 	case swarm.LocalNodeStateInactive:
-		return errors.New("error: this node is not part of a swarm")
+		return errors.New("this node is not part of a swarm")
 	case swarm.LocalNodeStatePending, swarm.LocalNodeStateActive, swarm.LocalNodeStateError:
-		return errors.New("error: swarm is not locked")
+		return errors.New("swarm is not locked")
 	}
 
 	key, err := readUnlockKey(g, "Enter unlock key: ")

@@ -225,6 +225,7 @@ func newServerVersion(sv client.ServerVersionResult) *serverVersion {
 				"MinAPIVersion": sv.MinAPIVersion,
 				"Os":            sv.Os,
 				"Arch":          sv.Arch,
+				"Experimental":  strconv.FormatBool(sv.Experimental),
 			},
 		})
 	}

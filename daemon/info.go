@@ -9,6 +9,8 @@ import (
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/system"
 	"golang.org/x/sys/unix"
+
+	"github.com/shoal/shoal/internal/version"
 )
 
 // APIVersion is the Docker Engine API version Shoal speaks; MinAPIVersion the oldest it accepts.
@@ -127,7 +129,10 @@ func (d *Daemon) swarmInfo() swarm.Info {
 
 // Version is `GET /version`.
 func (d *Daemon) Version(ctx context.Context) (system.VersionResponse, error) {
+	commit, built := version.Build()
 	return system.VersionResponse{
+		GitCommit:     commit,
+		BuildTime:     built,
 		Platform:      struct{ Name string }{Name: "Shoal"},
 		Version:       d.cfg.Version,
 		APIVersion:    APIVersion,
@@ -137,7 +142,10 @@ func (d *Daemon) Version(ctx context.Context) (system.VersionResponse, error) {
 		Arch:          runtime.GOARCH,
 		KernelVersion: kernelVersion(),
 		Components: []system.ComponentVersion{
-			{Name: "Engine", Version: d.cfg.Version, Details: map[string]string{"ApiVersion": APIVersion, "MinAPIVersion": MinAPIVersion, "Os": runtime.GOOS, "Arch": runtime.GOARCH}},
+			{Name: "Engine", Version: d.cfg.Version, Details: map[string]string{
+				"ApiVersion": APIVersion, "MinAPIVersion": MinAPIVersion, "Os": runtime.GOOS, "Arch": runtime.GOARCH,
+				"GoVersion": runtime.Version(), "GitCommit": commit, "BuildTime": built, "KernelVersion": kernelVersion(), "Experimental": "false",
+			}},
 		},
 	}, nil
 }

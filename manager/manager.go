@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"path/filepath"
 	"sync"
@@ -124,7 +125,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		err := m.httpServer.Serve(chanListener{p: m.port, conns: m.port.apiConns})
-		if errors.Is(err, http.ErrServerClosed) || errors.Is(err, errClosed) {
+		if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
 			return nil
 		}
 		return err
@@ -132,6 +133,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	g.Go(func() error { return m.runLeadership(ctx) })
 	g.Go(func() error {
 		<-ctx.Done()
+		m.port.close() // unblocks the API server's Accept
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = m.httpServer.Shutdown(shutdownCtx)
@@ -141,8 +143,6 @@ func (m *Manager) Run(ctx context.Context) error {
 	m.stop()
 	return err
 }
-
-var errClosed = errors.New("closed")
 
 // stop releases Raft and the port; Run calls it on the way out.
 func (m *Manager) stop() {
