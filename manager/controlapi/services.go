@@ -1,0 +1,126 @@
+package controlapi
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/swarm"
+
+	"github.com/shoal/shoal/internal/apierr"
+	"github.com/shoal/shoal/internal/ids"
+	"github.com/shoal/shoal/manager/store"
+)
+
+// API turns service requests into store writes.
+type API struct {
+	store            *store.Store
+	now              func() time.Time
+	parseConstraints ConstraintParser
+}
+
+// New makes the control API over st.
+func New(st *store.Store, now func() time.Time, parseConstraints ConstraintParser) *API {
+	if now == nil {
+		now = time.Now
+	}
+	return &API{store: st, now: now, parseConstraints: parseConstraints}
+}
+
+// ResolveService finds a service by full ID, name, or unique ID prefix.
+func (a *API) ResolveService(ref string) (*swarm.Service, error) {
+	if ref == "" {
+		return nil, apierr.Invalidf("a service ID or name is required")
+	}
+	if s, err := a.store.Service(ref); err == nil {
+		return s, nil
+	}
+	if s, err := a.store.ServiceByName(ref); err == nil {
+		return s, nil
+	}
+	var found []*swarm.Service
+	for _, s := range a.store.Services() {
+		if strings.HasPrefix(s.ID, ref) {
+			found = append(found, s)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return nil, apierr.NotFoundf("service %s not found", ref)
+	}
+	return nil, apierr.Conflictf("service %s is ambiguous (%d matches found)", ref, len(found))
+}
+
+// CreateService validates spec, fills the defaults and stores the service; the
+// orchestrators create its tasks.
+func (a *API) CreateService(ctx context.Context, spec swarm.ServiceSpec) (string, error) {
+	if err := ValidateServiceSpec(&spec, a.parseConstraints); err != nil {
+		return "", err
+	}
+	id := ids.New()
+	if spec.Name == "" {
+		spec.Name = ServiceNameFor(id)
+	}
+	if _, err := a.store.ServiceByName(spec.Name); err == nil {
+		return "", apierr.Conflictf("service %s already exists", spec.Name)
+	}
+	spec = WithDefaults(spec)
+	svc := &swarm.Service{ID: id, Spec: spec}
+	if err := a.store.Write(ctx, store.Action{Op: store.OpCreate, Service: svc}); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// UpdateService replaces a service's spec at version (or, with rollback, returns it to
+// its previous spec) and starts a rolling update.
+func (a *API) UpdateService(ctx context.Context, ref string, version uint64, spec swarm.ServiceSpec, rollback bool) error {
+	svc, err := a.ResolveService(ref)
+	if err != nil {
+		return err
+	}
+	if svc.Version.Index != version {
+		return apierr.Conflictf("update out of sequence: service %s is at version %d, the update was made against version %d; inspect it again and retry", svc.Spec.Name, svc.Version.Index, version)
+	}
+	now := a.now().UTC()
+	if rollback {
+		if svc.PreviousSpec == nil {
+			return apierr.Invalidf("service %s has no previous spec to roll back to", svc.Spec.Name)
+		}
+		spec = *svc.PreviousSpec
+		svc.UpdateStatus = &swarm.UpdateStatus{State: swarm.UpdateStateRollbackStarted, StartedAt: &now, Message: "manually requested rollback"}
+	} else {
+		if err := CheckUpdate(svc.Spec, spec); err != nil {
+			return err
+		}
+		spec.Name = svc.Spec.Name
+		if err := ValidateServiceSpec(&spec, a.parseConstraints); err != nil {
+			return err
+		}
+		spec = WithDefaults(spec)
+		svc.UpdateStatus = &swarm.UpdateStatus{State: swarm.UpdateStateUpdating, StartedAt: &now, Message: "update in progress"}
+	}
+	previous := svc.Spec
+	svc.PreviousSpec = &previous
+	svc.Spec = spec
+	return a.store.Write(ctx, store.Action{Op: store.OpUpdate, Service: svc})
+}
+
+// RemoveService deletes a service and marks its tasks for removal; agents stop them
+// (draining them first) and the reaper deletes them.
+func (a *API) RemoveService(ctx context.Context, ref string) error {
+	svc, err := a.ResolveService(ref)
+	if err != nil {
+		return err
+	}
+	actions := []store.Action{{Op: store.OpDelete, Service: svc}}
+	for _, t := range a.store.TasksOfService(svc.ID) {
+		if t.DesiredState != swarm.TaskStateRemove {
+			t.DesiredState = swarm.TaskStateRemove
+			actions = append(actions, store.Action{Op: store.OpUpdate, Task: t})
+		}
+	}
+	return a.store.Write(ctx, actions...)
+}
