@@ -97,3 +97,36 @@ type ErrorResponse struct {
 	// LeaderAddr is set on 421 Misdirected Request: ask the leader at this address.
 	LeaderAddr string `json:",omitempty"`
 }
+
+// Paths for task assignment and status.
+const (
+	PathAssignments = "/cluster/assignments"
+	PathTaskStatus  = "/cluster/task-status"
+)
+
+// AssignmentsRequest asks for the tasks assigned to a node. When Known equals the
+// current ETag the manager holds the request until something changes or Wait passes
+// (a long poll), so a new assignment reaches the node at once.
+type AssignmentsRequest struct {
+	NodeID string
+	Known  string
+	Wait   time.Duration
+}
+
+// AssignmentsResponse lists every task the cluster has put on the node.
+type AssignmentsResponse struct {
+	ETag  string
+	Tasks []swarm.Task
+}
+
+// TaskStatusRequest reports observed task states.
+type TaskStatusRequest struct {
+	NodeID  string
+	Updates []TaskStatusUpdate
+}
+
+// TaskStatusUpdate is one task's observed status.
+type TaskStatusUpdate struct {
+	TaskID string
+	Status swarm.TaskStatus
+}

@@ -27,6 +27,8 @@ func (m *Manager) clusterAPIHandler() http.Handler {
 	mux.HandleFunc("POST "+clusterapi.PathRenew, m.member(m.handleRenew))
 	mux.HandleFunc("POST "+clusterapi.PathRaftJoin, m.member(m.handleRaftJoin))
 	mux.HandleFunc("POST "+clusterapi.PathPropose, m.member(m.handlePropose))
+	mux.HandleFunc("POST "+clusterapi.PathAssignments, m.member(m.handleAssignments))
+	mux.HandleFunc("POST "+clusterapi.PathTaskStatus, m.member(m.handleTaskStatus))
 	return mux
 }
 

@@ -286,6 +286,11 @@ func TestDispatcherOnFakeClock(t *testing.T) {
 		return n.Status.State
 	}
 	d, cancel, done := runFor()
+	// w2 beats once, which ends the new leader's grace for it: from then on it has three
+	// periods.
+	if _, err := d.Heartbeat(ctx, clusterapi.HeartbeatRequest{NodeID: "w2"}); err != nil {
+		t.Fatal(err)
+	}
 	step := func(total time.Duration, beat bool) {
 		for elapsed := time.Duration(0); elapsed < total; elapsed += time.Second {
 			if beat {

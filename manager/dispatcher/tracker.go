@@ -21,13 +21,19 @@ type Tracker struct {
 // NewTracker returns an empty tracker.
 func NewTracker() *Tracker { return &Tracker{deadline: map[string]time.Time{}} }
 
-// Reset starts tracking ids afresh, each with a full grace window from now. A new leader
-// calls it so that nodes that were healthy under the old leader are not marked Down
-// before they have had the chance to find the new one.
+// LeaderChangeGrace is how many heartbeat periods a new leader waits for a node it has not
+// heard from yet. After a leader change every node must first give up on its old manager
+// and then find the new leader, so, as swarmkit does for nodes in its "unknown" state,
+// they get twice the usual window; their first heartbeat puts them back on the usual one.
+const LeaderChangeGrace = 2 * MissedPeriods
+
+// Reset starts tracking ids afresh, each with a LeaderChangeGrace window from now. A new
+// leader calls it so that nodes that were healthy under the old leader are not marked
+// Down before they have had the chance to find the new one.
 func (t *Tracker) Reset(ids []string, now time.Time, period time.Duration) {
 	t.deadline = make(map[string]time.Time, len(ids))
 	for _, id := range ids {
-		t.deadline[id] = now.Add(MissedPeriods * period)
+		t.deadline[id] = now.Add(LeaderChangeGrace * period)
 	}
 }
 

@@ -15,12 +15,16 @@ func TestTrackerDecisions(t *testing.T) {
 		at   time.Duration
 		want []string
 	}{
-		{"fresh reset gives a full grace window", func(tr *Tracker) { tr.Reset([]string{"a", "b"}, t0, p) }, 14 * time.Second, nil},
-		{"silent three periods is expired", func(tr *Tracker) { tr.Reset([]string{"a", "b"}, t0, p) }, 15 * time.Second, []string{"a", "b"}},
+		{"fresh reset gives a doubled grace window", func(tr *Tracker) { tr.Reset([]string{"a", "b"}, t0, p) }, 29 * time.Second, nil},
+		{"silent through the reset grace is expired", func(tr *Tracker) { tr.Reset([]string{"a", "b"}, t0, p) }, 30 * time.Second, []string{"a", "b"}},
+		{"a beat after a reset restores the usual three periods", func(tr *Tracker) {
+			tr.Reset([]string{"a", "b"}, t0, p)
+			tr.Beat("a", t0, p)
+		}, 15 * time.Second, []string{"a"}},
 		{"a beat pushes the deadline", func(tr *Tracker) {
 			tr.Reset([]string{"a", "b"}, t0, p)
-			tr.Beat("a", t0.Add(10*time.Second), p)
-		}, 20 * time.Second, []string{"b"}},
+			tr.Beat("a", t0.Add(20*time.Second), p)
+		}, 30 * time.Second, []string{"b"}},
 		{"track does not shorten an existing deadline", func(tr *Tracker) {
 			tr.Beat("a", t0.Add(10*time.Second), p)
 			tr.Track("a", t0, p)

@@ -1,0 +1,130 @@
+package manager
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/moby/moby/api/types/swarm"
+
+	"github.com/shoal/shoal/ca"
+	"github.com/shoal/shoal/clusterapi"
+	"github.com/shoal/shoal/internal/apierr"
+	"github.com/shoal/shoal/manager/store"
+)
+
+const maxAssignmentWait = 30 * time.Second
+
+// handleAssignments answers a node with its tasks, holding the request while nothing
+// changed (long poll). Any manager can answer: it reads its own store.
+func (m *Manager) handleAssignments(w http.ResponseWriter, r *http.Request, id ca.NodeIdentity) {
+	var req clusterapi.AssignmentsRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if req.NodeID != id.NodeID {
+		writeError(w, apierr.Forbiddenf("node %s cannot ask for node %s's tasks", id.NodeID, req.NodeID))
+		return
+	}
+	wait := min(max(req.Wait, 0), maxAssignmentWait)
+	timeout := time.NewTimer(wait)
+	defer timeout.Stop()
+	for {
+		changed := m.store.Changed()
+		resp := assignmentsFor(m.store, req.NodeID)
+		if resp.ETag != req.Known {
+			writeJSON(w, resp)
+			return
+		}
+		select {
+		case <-changed:
+		case <-timeout.C:
+			writeJSON(w, resp)
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+// assignmentsFor lists a node's tasks with an ETag over their IDs and versions.
+func assignmentsFor(st *store.Store, nodeID string) clusterapi.AssignmentsResponse {
+	tasks := st.TasksOfNode(nodeID)
+	h := sha256.New()
+	out := make([]swarm.Task, 0, len(tasks))
+	for _, t := range tasks {
+		fmt.Fprintf(h, "%s/%d;", t.ID, t.Version.Index)
+		out = append(out, *t)
+	}
+	return clusterapi.AssignmentsResponse{ETag: hex.EncodeToString(h.Sum(nil)[:12]), Tasks: out}
+}
+
+// handleTaskStatus records what a node observed of its tasks.
+func (m *Manager) handleTaskStatus(w http.ResponseWriter, r *http.Request, id ca.NodeIdentity) {
+	var req clusterapi.TaskStatusRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if req.NodeID != id.NodeID {
+		writeError(w, apierr.Forbiddenf("node %s cannot report for node %s", id.NodeID, req.NodeID))
+		return
+	}
+	if err := m.recordTaskStatus(r.Context(), req); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, struct{}{})
+}
+
+// recordTaskStatus writes the updates that move a task forward; stale or backward
+// reports are dropped (the observed state only moves forward).
+func (m *Manager) recordTaskStatus(ctx context.Context, req clusterapi.TaskStatusRequest) error {
+	for attempt := 0; ; attempt++ {
+		var actions []store.Action
+		for _, u := range req.Updates {
+			t, err := m.store.Task(u.TaskID)
+			if err != nil || t.NodeID != req.NodeID {
+				continue // removed meanwhile, or not this node's
+			}
+			if !StateMovesForward(t.Status.State, u.Status.State) && !(t.Status.State == u.Status.State && statusChanged(t.Status, u.Status)) {
+				continue
+			}
+			t.Status = u.Status
+			actions = append(actions, store.Action{Op: store.OpUpdate, Task: t})
+		}
+		if len(actions) == 0 {
+			return nil
+		}
+		err := m.store.Write(ctx, actions...)
+		if apierr.KindOf(err) != apierr.KindConflict || attempt >= 3 {
+			return err
+		}
+	}
+}
+
+func statusChanged(a, b swarm.TaskStatus) bool {
+	return a.Message != b.Message || a.Err != b.Err ||
+		(a.ContainerStatus == nil) != (b.ContainerStatus == nil)
+}
+
+// taskStateOrder ranks the observed states in the order a task lives through them.
+var taskStateOrder = map[swarm.TaskState]int{
+	swarm.TaskStateNew: 0, swarm.TaskStatePending: 1, swarm.TaskStateAssigned: 2,
+	swarm.TaskStateAccepted: 3, swarm.TaskStatePreparing: 4, swarm.TaskStateReady: 5,
+	swarm.TaskStateStarting: 6, swarm.TaskStateRunning: 7,
+	swarm.TaskStateComplete: 8, swarm.TaskStateShutdown: 8, swarm.TaskStateFailed: 8,
+	swarm.TaskStateRejected: 8, swarm.TaskStateOrphaned: 8, swarm.TaskStateRemove: 8,
+}
+
+// StateMovesForward says whether a task may go from one observed state to the next:
+// only forward, and never out of a terminal state.
+func StateMovesForward(from, to swarm.TaskState) bool {
+	f, ok1 := taskStateOrder[from]
+	t, ok2 := taskStateOrder[to]
+	return ok1 && ok2 && t > f
+}
