@@ -146,7 +146,7 @@ func (a *Agent) heartbeat(ctx context.Context) error {
 	}
 	var resp clusterapi.HeartbeatResponse
 	for hop := 0; ; hop++ {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		cctx, cancel := context.WithTimeout(ctx, heartbeatTimeout(a.period))
 		err := a.client.Call(cctx, a.target, clusterapi.PathHeartbeat, req, &resp)
 		cancel()
 		var mis *clusterapi.MisdirectedError
@@ -174,6 +174,19 @@ func (a *Agent) heartbeat(ctx context.Context) error {
 	}
 	return nil
 }
+
+// heartbeatTimeout bounds one heartbeat call. A manager that died without closing its
+// connections (power cut, link down) answers nothing, and the node must give up on it and
+// find the leader well within the three periods after which the leader marks it Down:
+// so the bound is one period, within [minHeartbeatTimeout, maxHeartbeatTimeout].
+func heartbeatTimeout(period time.Duration) time.Duration {
+	return min(max(period, minHeartbeatTimeout), maxHeartbeatTimeout)
+}
+
+const (
+	minHeartbeatTimeout = 500 * time.Millisecond
+	maxHeartbeatTimeout = 5 * time.Second
+)
 
 func (a *Agent) certRole() swarm.NodeRole {
 	if a.cfg.Creds.Identity().Role == ca.ManagerRole {
