@@ -41,30 +41,34 @@ func presentNode(m *manager.Manager, n *swarm.Node) swarm.Node {
 
 // nodeMatches applies Docker's node filters: each filter given must match one of its values.
 func nodeMatches(n *swarm.Node, f api.NodeListFilters) bool {
-	anyOf := func(values []string, match func(string) bool) bool {
-		if len(values) == 0 {
-			return true
-		}
-		for _, v := range values {
-			if match(v) {
-				return true
-			}
-		}
-		return false
-	}
-	labelMatch := func(labels map[string]string) func(string) bool {
-		return func(v string) bool {
-			k, want, hasValue := strings.Cut(v, "=")
-			got, ok := labels[k]
-			return ok && (!hasValue || got == want)
-		}
-	}
 	return anyOf(f.ID, func(v string) bool { return strings.HasPrefix(n.ID, v) }) &&
 		anyOf(f.Name, func(v string) bool { return strings.HasPrefix(n.Description.Hostname, v) }) &&
 		anyOf(f.Role, func(v string) bool { return string(n.Spec.Role) == v }) &&
 		anyOf(f.Membership, func(v string) bool { return v == "accepted" }) &&
 		anyOf(f.Label, labelMatch(n.Description.Engine.Labels)) &&
 		anyOf(f.NodeLabel, labelMatch(n.Spec.Labels))
+}
+
+// anyOf is true when no values were given or one of them matches.
+func anyOf(values []string, match func(string) bool) bool {
+	if len(values) == 0 {
+		return true
+	}
+	for _, v := range values {
+		if match(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// labelMatch matches "key" (present) or "key=value".
+func labelMatch(labels map[string]string) func(string) bool {
+	return func(v string) bool {
+		k, want, hasValue := strings.Cut(v, "=")
+		got, ok := labels[k]
+		return ok && (!hasValue || got == want)
+	}
 }
 
 // resolveNode finds a node by full ID, unique ID prefix, or unique hostname.

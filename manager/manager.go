@@ -22,6 +22,7 @@ import (
 	"github.com/shoal/shoal/clusterapi"
 	"github.com/shoal/shoal/internal/apierr"
 	"github.com/shoal/shoal/internal/clock"
+	"github.com/shoal/shoal/manager/controlapi"
 	"github.com/shoal/shoal/manager/dispatcher"
 	"github.com/shoal/shoal/manager/raft"
 	"github.com/shoal/shoal/manager/store"
@@ -66,6 +67,7 @@ type Manager struct {
 	dispatcher *dispatcher.Dispatcher
 	peers      *clusterapi.Client // manager-to-manager calls with our node certificate
 	httpServer *http.Server
+	control    *controlapi.API
 }
 
 // New binds the manager port and starts Raft. Run serves until its context ends.
@@ -108,6 +110,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.raft = node
 	m.store.SetProposer(node)
+	m.control = controlapi.New(m.store, cfg.Clock.Now, nil)
 	m.httpServer = &http.Server{Handler: m.clusterAPIHandler(), ReadHeaderTimeout: 10 * time.Second}
 	go p.serve()
 	return m, nil
@@ -115,6 +118,9 @@ func New(cfg Config) (*Manager, error) {
 
 // Store is the replicated state (reads are local; writes go through Raft).
 func (m *Manager) Store() *store.Store { return m.store }
+
+// Control is the service and task API over the store.
+func (m *Manager) Control() *controlapi.API { return m.control }
 
 // Raft is this manager's Raft member.
 func (m *Manager) Raft() *raft.Node { return m.raft }
