@@ -1,0 +1,217 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/swarm"
+
+	"github.com/shoal/shoal/agent/exec"
+)
+
+// taskRunner drives one task's container through its life and reports each state. It
+// obeys the task's desired state: RUNNING starts it, SHUTDOWN stops it, REMOVE (or the
+// task vanishing from the node's assignments) stops and removes it.
+type taskRunner struct {
+	w      *Worker
+	id     string
+	cancel context.CancelFunc
+	ctx    context.Context
+
+	mu      sync.Mutex // guards task and last
+	task    *swarm.Task
+	last    swarm.TaskState
+	changed chan struct{}
+}
+
+func newTaskRunner(w *Worker, t *swarm.Task) *taskRunner {
+	return &taskRunner{w: w, id: t.ID, task: t, last: t.Status.State, changed: make(chan struct{}, 1)}
+}
+
+// update hands the runner the task's latest version.
+func (r *taskRunner) update(t *swarm.Task) {
+	r.mu.Lock()
+	if t.Spec.ContainerSpec == nil && r.task != nil { // a bare removal marker
+		cp := *r.task
+		cp.DesiredState = t.DesiredState
+		t = &cp
+	}
+	r.task = t
+	r.mu.Unlock()
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (r *taskRunner) current() *swarm.Task {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.task
+}
+
+func (r *taskRunner) desired() swarm.TaskState { return r.current().DesiredState }
+
+// report sends an observed state forward (never back).
+func (r *taskRunner) report(state swarm.TaskState, msg string, err error, cs *swarm.ContainerStatus) {
+	r.mu.Lock()
+	if exec.Advance(r.last, state) != nil || (r.last == state && err == nil) {
+		r.mu.Unlock()
+		return
+	}
+	r.last = state
+	r.mu.Unlock()
+	st := swarm.TaskStatus{Timestamp: r.w.cfg.Clock.Now().UTC(), State: state, Message: msg, ContainerStatus: cs}
+	if err != nil {
+		st.Err = err.Error()
+	}
+	r.w.report(r.id, st)
+}
+
+func (r *taskRunner) lastState() swarm.TaskState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
+}
+
+func (r *taskRunner) run(parent context.Context) {
+	r.ctx, r.cancel = context.WithCancel(parent)
+	defer r.cancel()
+	ctx := r.ctx
+	ctrl, err := r.w.cfg.Executor.Controller(r.current())
+	if err != nil {
+		r.report(swarm.TaskStateRejected, "rejected", err, nil)
+		r.awaitRemoval(ctx, nil)
+		return
+	}
+	defer ctrl.Close()
+
+	if r.desired() == swarm.TaskStateRunning && !exec.IsTerminal(r.lastState()) {
+		if err := r.start(ctx, ctrl); err == nil {
+			r.supervise(ctx, ctrl)
+		}
+	}
+	if ctx.Err() != nil {
+		return // the daemon is stopping; containers keep running
+	}
+	r.awaitRemoval(ctx, ctrl)
+}
+
+// start prepares and starts the container, or finds it already running (adopted).
+func (r *taskRunner) start(ctx context.Context, ctrl exec.Controller) error {
+	if info, err := ctrl.Inspect(ctx); err == nil && info.State == exec.ContainerRunning {
+		r.report(swarm.TaskStateRunning, "started", nil, info.ContainerStatus())
+		return nil
+	}
+	r.report(swarm.TaskStateAccepted, "accepted", nil, nil)
+	r.report(swarm.TaskStatePreparing, "preparing", nil, nil)
+	if err := ctrl.Prepare(ctx); err != nil && !errors.Is(err, exec.ErrTaskPrepared) {
+		if ctx.Err() != nil {
+			return err
+		}
+		r.report(swarm.TaskStateRejected, "preparing", err, nil)
+		return err
+	}
+	r.report(swarm.TaskStateStarting, "starting", nil, nil)
+	if err := ctrl.Start(ctx); err != nil && !errors.Is(err, exec.ErrTaskStarted) {
+		if ctx.Err() != nil {
+			return err
+		}
+		r.report(swarm.TaskStateFailed, "starting", err, nil)
+		return err
+	}
+	info, _ := ctrl.Inspect(ctx)
+	r.report(swarm.TaskStateRunning, "started", nil, info.ContainerStatus())
+	return nil
+}
+
+type waitResult struct {
+	status exec.ExitStatus
+	err    error
+}
+
+// supervise waits for the container to end or for the cluster to want it stopped.
+func (r *taskRunner) supervise(ctx context.Context, ctrl exec.Controller) {
+	waitCtx, stopWaiting := context.WithCancel(ctx)
+	defer stopWaiting()
+	exited := make(chan waitResult, 1)
+	go func() {
+		st, err := ctrl.Wait(waitCtx)
+		exited <- waitResult{st, err}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case res := <-exited:
+			r.reportExit(ctx, ctrl, res)
+			return
+		case <-r.changed:
+			if r.desired() == swarm.TaskStateRunning {
+				continue
+			}
+			r.stop(ctx, ctrl)
+			return
+		}
+	}
+}
+
+func (r *taskRunner) reportExit(ctx context.Context, ctrl exec.Controller, res waitResult) {
+	info, _ := ctrl.Inspect(ctx)
+	cs := info.ContainerStatus()
+	switch {
+	case errors.Is(res.err, exec.ErrUnhealthy):
+		_ = ctrl.Shutdown(ctx, 0, r.grace())
+		r.report(swarm.TaskStateFailed, "unhealthy", errors.New("task: unhealthy container"), cs)
+	case res.err != nil:
+		if ctx.Err() == nil {
+			r.report(swarm.TaskStateFailed, "failed", res.err, cs)
+		}
+	case res.status.Code == 0:
+		r.report(swarm.TaskStateComplete, "finished", nil, cs)
+	default:
+		cs.ExitCode = res.status.Code
+		r.report(swarm.TaskStateFailed, "failed", res.status.Err(), cs)
+	}
+}
+
+func (r *taskRunner) grace() time.Duration {
+	if t := r.current(); t.Spec.ContainerSpec != nil {
+		return exec.StopGracePeriod(t.Spec.ContainerSpec)
+	}
+	return 10 * time.Second
+}
+
+// stop stops the container with its stop signal and grace period.
+func (r *taskRunner) stop(ctx context.Context, ctrl exec.Controller) {
+	if err := ctrl.Shutdown(ctx, 0, r.grace()); err != nil && ctx.Err() == nil {
+		r.w.cfg.Logger.Warn("stopping task", "task", r.id, "err", err)
+	}
+	info, _ := ctrl.Inspect(ctx)
+	r.report(swarm.TaskStateShutdown, "shutdown", nil, info.ContainerStatus())
+}
+
+// awaitRemoval keeps an ended task's container until the task is to be removed.
+func (r *taskRunner) awaitRemoval(ctx context.Context, ctrl exec.Controller) {
+	for r.desired() != swarm.TaskStateRemove {
+		if ctrl != nil && r.desired() == swarm.TaskStateShutdown && !exec.IsTerminal(r.lastState()) {
+			r.stop(ctx, ctrl)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.changed:
+		}
+	}
+	if ctrl == nil {
+		return
+	}
+	if !exec.IsTerminal(r.lastState()) {
+		r.stop(ctx, ctrl)
+	}
+	if err := ctrl.Remove(ctx); err != nil && ctx.Err() == nil {
+		r.w.cfg.Logger.Warn("removing task container", "task", r.id, "err", err)
+	}
+}

@@ -1,0 +1,242 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/swarm"
+
+	"github.com/shoal/shoal/agent/exec"
+	"github.com/shoal/shoal/ca"
+	"github.com/shoal/shoal/clusterapi"
+	"github.com/shoal/shoal/internal/clock"
+)
+
+// assignmentWait is how long a manager may hold an assignments request open.
+const assignmentWait = 20 * time.Second
+
+// WorkerConfig says which node's tasks to run and with what.
+type WorkerConfig struct {
+	NodeID   string
+	Creds    *ca.Credentials
+	Managers func() []swarm.Peer
+	Executor exec.Executor
+	Clock    clock.Clock
+	Logger   *slog.Logger
+}
+
+// Worker runs the tasks the managers assign to this node and reports their states.
+type Worker struct {
+	cfg    WorkerConfig
+	client *clusterapi.Client
+
+	target int // index into Managers() of the manager we ask
+
+	mu      sync.Mutex // guards runners
+	runners map[string]*taskRunner
+
+	statusMu sync.Mutex // guards pending
+	pending  map[string]swarm.TaskStatus
+	wake     chan struct{}
+}
+
+// NewWorker makes a worker; Run drives it.
+func NewWorker(cfg WorkerConfig) *Worker {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Worker{
+		cfg:     cfg,
+		client:  clusterapi.NewClient(cfg.Creds.ClientTLSConfig(clusterapi.ProtoAPI)),
+		runners: map[string]*taskRunner{},
+		pending: map[string]swarm.TaskStatus{},
+		wake:    make(chan struct{}, 1),
+	}
+}
+
+func (w *Worker) managerAddr() string {
+	ms := w.cfg.Managers()
+	if len(ms) == 0 {
+		return ""
+	}
+	return ms[w.target%len(ms)].Addr
+}
+
+func (w *Worker) nextManager() { w.target++ }
+
+// Run fetches assignments and reconciles the node's containers with them until ctx ends.
+// Containers keep running when it returns (a daemon restart re-adopts them).
+func (w *Worker) Run(ctx context.Context) error {
+	defer w.client.Close()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); w.reportStatus(ctx) }()
+	defer func() {
+		w.mu.Lock()
+		for _, r := range w.runners {
+			r.cancel()
+		}
+		w.mu.Unlock()
+		wg.Wait()
+	}()
+
+	known := ""
+	adopted := false
+	for ctx.Err() == nil {
+		addr := w.managerAddr()
+		var resp clusterapi.AssignmentsResponse
+		cctx, cancel := context.WithTimeout(ctx, assignmentWait+10*time.Second)
+		err := w.client.Call(cctx, addr, clusterapi.PathAssignments,
+			clusterapi.AssignmentsRequest{NodeID: w.cfg.NodeID, Known: known, Wait: assignmentWait}, &resp)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			w.cfg.Logger.Debug("fetching assignments failed", "manager", addr, "err", err)
+			w.nextManager()
+			select {
+			case <-ctx.Done():
+			case <-w.cfg.Clock.After(time.Second):
+			}
+			continue
+		}
+		known = resp.ETag
+		if !adopted {
+			w.removeStrays(ctx, resp.Tasks)
+			adopted = true
+		}
+		w.reconcile(ctx, resp.Tasks, &wg)
+	}
+	return nil
+}
+
+// removeStrays removes containers no assigned task accounts for (left by a crash or by a
+// task deleted while the daemon was down).
+func (w *Worker) removeStrays(ctx context.Context, tasks []swarm.Task) {
+	containers, err := w.cfg.Executor.List(ctx)
+	if err != nil {
+		w.cfg.Logger.Warn("listing containers", "err", err)
+		return
+	}
+	assigned := map[string]bool{}
+	for _, t := range tasks {
+		assigned[t.ID] = true
+	}
+	for _, c := range containers {
+		if c.TaskID != "" && assigned[c.TaskID] {
+			continue
+		}
+		ctrl, err := w.cfg.Executor.Controller(&swarm.Task{ID: c.ID})
+		if err != nil {
+			continue
+		}
+		if err := ctrl.Remove(ctx); err != nil {
+			w.cfg.Logger.Warn("removing stray container", "container", c.ID, "err", err)
+		}
+		_ = ctrl.Close()
+	}
+}
+
+// reconcile starts a runner for every assigned task that needs one and hands each
+// runner its task's latest version; runners of tasks no longer assigned remove theirs.
+func (w *Worker) reconcile(ctx context.Context, tasks []swarm.Task, wg *sync.WaitGroup) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	seen := map[string]bool{}
+	for i := range tasks {
+		t := tasks[i]
+		seen[t.ID] = true
+		if r, ok := w.runners[t.ID]; ok {
+			r.update(&t)
+			continue
+		}
+		if exec.IsTerminal(t.Status.State) && t.DesiredState == swarm.TaskStateRunning {
+			continue // finished; the orchestrator replaces it
+		}
+		r := newTaskRunner(w, &t)
+		w.runners[t.ID] = r
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.run(ctx)
+			w.mu.Lock()
+			if w.runners[r.id] == r {
+				delete(w.runners, r.id)
+			}
+			w.mu.Unlock()
+		}()
+	}
+	for id, r := range w.runners {
+		if !seen[id] {
+			r.update(&swarm.Task{ID: id, DesiredState: swarm.TaskStateRemove})
+		}
+	}
+}
+
+// report queues a task's observed status for the managers.
+func (w *Worker) report(taskID string, st swarm.TaskStatus) {
+	w.statusMu.Lock()
+	w.pending[taskID] = st
+	w.statusMu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// reportStatus sends queued statuses in batches, retrying until a manager takes them.
+func (w *Worker) reportStatus(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.wake:
+		}
+		for {
+			w.statusMu.Lock()
+			batch := w.pending
+			w.pending = map[string]swarm.TaskStatus{}
+			w.statusMu.Unlock()
+			if len(batch) == 0 {
+				break
+			}
+			req := clusterapi.TaskStatusRequest{NodeID: w.cfg.NodeID}
+			for id, st := range batch {
+				req.Updates = append(req.Updates, clusterapi.TaskStatusUpdate{TaskID: id, Status: st})
+			}
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := w.client.Call(cctx, w.managerAddr(), clusterapi.PathTaskStatus, req, nil)
+			cancel()
+			if err == nil {
+				continue
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			w.cfg.Logger.Debug("reporting task status failed; will retry", "err", err)
+			w.nextManager()
+			w.statusMu.Lock()
+			for id, st := range batch {
+				if _, newer := w.pending[id]; !newer {
+					w.pending[id] = st
+				}
+			}
+			w.statusMu.Unlock()
+			select {
+			case <-ctx.Done():
+				return
+			case <-w.cfg.Clock.After(500 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// errRemoved ends a runner whose task was removed.
+var errRemoved = errors.New("task removed")
