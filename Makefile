@@ -6,7 +6,8 @@ PKGS := ./...
 TEST_TIMEOUT ?= 25m
 export GOFLAGS := -mod=mod
 
-.PHONY: all build deps test unit e2e demo bench lint fmt clean
+.PHONY: all build deps test unit e2e demo bench lint fmt clean sample-images busybox-image
+IMAGES_DIR ?= build/images
 
 all: build
 
@@ -16,6 +17,7 @@ deps:
 	command -v nft >/dev/null || need="$$need nftables"; \
 	command -v runc >/dev/null || need="$$need runc"; \
 	command -v docker >/dev/null || need="$$need docker.io"; \
+	test -x /bin/busybox || need="$$need busybox-static"; \
 	if [ -n "$$need" ]; then \
 		echo "installing:$$need"; \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
@@ -49,5 +51,13 @@ lint:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
+# sleepy:1 and sleepy:2 (the sample app) as importable rootfs tarballs and docker-save archives.
+sample-images:
+	GO=$(GO) ./scripts/images/pack-sleepy.sh $(IMAGES_DIR)
+
+# Debian's static busybox as an image with a shell.
+busybox-image: deps
+	./scripts/images/pack-busybox.sh $(IMAGES_DIR)
+
 clean:
-	rm -rf bin
+	rm -rf bin build
