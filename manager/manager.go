@@ -25,6 +25,7 @@ import (
 	"github.com/shoal/shoal/manager/controlapi"
 	"github.com/shoal/shoal/manager/dispatcher"
 	"github.com/shoal/shoal/manager/raft"
+	"github.com/shoal/shoal/manager/scheduler"
 	"github.com/shoal/shoal/manager/store"
 )
 
@@ -110,7 +111,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.raft = node
 	m.store.SetProposer(node)
-	m.control = controlapi.New(m.store, cfg.Clock.Now, nil)
+	m.control = controlapi.New(m.store, cfg.Clock.Now, scheduler.ValidateConstraints)
 	m.httpServer = &http.Server{Handler: m.clusterAPIHandler(), ReadHeaderTimeout: 10 * time.Second}
 	go p.serve()
 	return m, nil
