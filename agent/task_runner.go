@@ -88,6 +88,14 @@ func (r *taskRunner) run(parent context.Context) {
 	}
 	defer ctrl.Close()
 
+	// A stop-first replacement waits (READY) until the task it replaces has stopped.
+	for r.desired() == swarm.TaskStateReady {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.changed:
+		}
+	}
 	if r.desired() == swarm.TaskStateRunning && !exec.IsTerminal(r.lastState()) {
 		if err := r.start(ctx, ctrl); err == nil {
 			r.supervise(ctx, ctrl)

@@ -158,7 +158,7 @@ func (m *Manager) admit(ctx context.Context, req clusterapi.JoinRequest) (cluste
 func roleForToken(c *store.Cluster, token string) (swarm.NodeRole, error) {
 	t, err := ca.ParseJoinToken(token)
 	if err != nil {
-		return "", apierr.Invalidf("invalid join token: %v", err)
+		return "", apierr.Invalidf("%v", err) // ParseJoinToken's message starts with "invalid join token"
 	}
 	if err := t.CheckCA(c.RootCACertPEM); err != nil {
 		return "", apierr.Invalidf("the join token was made for another swarm's CA: %v", err)

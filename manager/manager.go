@@ -230,9 +230,10 @@ func (m *Manager) runLeader(ctx context.Context) {
 		}
 	}
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); _ = m.dispatcher.Run(ctx) }()
 	go func() { defer wg.Done(); m.reconcileMembership(ctx) }()
+	go func() { defer wg.Done(); m.runOrchestration(ctx) }()
 	wg.Wait()
 }
 
