@@ -20,6 +20,9 @@ import (
 	"github.com/moby/moby/api/types/swarm"
 
 	"github.com/shoal/shoal/agent"
+	"github.com/shoal/shoal/agent/exec"
+	"github.com/shoal/shoal/agent/exec/runc"
+	"github.com/shoal/shoal/image"
 	"github.com/shoal/shoal/api"
 	"github.com/shoal/shoal/ca"
 	"github.com/shoal/shoal/internal/apierr"
@@ -46,6 +49,9 @@ type Daemon struct {
 	cfg    Config
 	logger *slog.Logger
 	ctx    context.Context // the daemon's lifetime; node components run under it
+
+	images   *image.Store  // this node's images
+	executor exec.Executor // runs this node's tasks; nil when the node cannot run containers
 
 	mu       sync.Mutex // guards the fields below; held across membership changes
 	state    *nodeState
@@ -80,7 +86,24 @@ func New(cfg Config) (*Daemon, error) {
 	if err := os.Chmod(cfg.DataRoot, 0o700); err != nil {
 		return nil, err
 	}
-	return &Daemon{cfg: cfg, logger: cfg.Logger}, nil
+	d := &Daemon{cfg: cfg, logger: cfg.Logger}
+	images, err := image.Open(filepath.Join(cfg.DataRoot, "image"))
+	if err != nil {
+		return nil, fmt.Errorf("opening the image store: %w", err)
+	}
+	d.images = images
+	ex, err := runc.New(runc.Options{
+		Root:   filepath.Join(cfg.DataRoot, "containers"),
+		Images: taskImages{store: images},
+		Clock:  cfg.Clock,
+		Logger: cfg.Logger.With("component", "executor"),
+	})
+	if err != nil {
+		cfg.Logger.Warn("this node cannot run tasks", "err", err)
+	} else {
+		d.executor = ex
+	}
+	return d, nil
 }
 
 // Run serves the API and runs the node until ctx ends. Leaving ctx ends the node's
@@ -239,7 +262,35 @@ func (d *Daemon) startAgentLocked() {
 	ctx, cancel := context.WithCancel(d.ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = a.Run(ctx) }()
-	d.agentEnd = func() { cancel(); <-done }
+	var worker *agent.Worker
+	if d.executor != nil {
+		worker = agent.NewWorker(agent.WorkerConfig{
+			NodeID:   st.NodeID,
+			Creds:    d.creds,
+			Managers: d.knownManagers,
+			Executor: d.executor,
+			Clock:    d.cfg.Clock,
+			Logger:   d.logger.With("component", "worker"),
+		})
+	}
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		if worker != nil {
+			_ = worker.Run(ctx)
+		}
+	}()
+	d.agentEnd = func() { cancel(); <-done; <-workerDone }
+}
+
+// knownManagers is the node's current list of managers.
+func (d *Daemon) knownManagers() []swarm.Peer {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.state == nil {
+		return nil
+	}
+	return append([]swarm.Peer(nil), d.state.Managers...)
 }
 
 func (d *Daemon) stopAgentLocked() {
@@ -320,7 +371,7 @@ func (d *Daemon) removedFromSwarm(reason string) {
 		return
 	}
 	d.stopManagerLocked()
-	d.swarmErr = "this node was removed from the swarm: " + reason
+	d.swarmErr = reason // the manager's refusal, which says the node was removed and what to do
 	d.state.Removed = d.swarmErr
 	_ = d.saveState(d.state)
 }

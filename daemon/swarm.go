@@ -185,7 +185,7 @@ func (d *Daemon) SwarmJoin(ctx context.Context, req swarm.JoinRequest) error {
 	}
 	token, err := ca.ParseJoinToken(req.JoinToken)
 	if err != nil {
-		return apierr.Invalidf("invalid join token: %v", err)
+		return apierr.Invalidf("%v", err) // ParseJoinToken's message starts with "invalid join token"
 	}
 	availability, err := checkAvailability(req.Availability)
 	if err != nil {
@@ -217,6 +217,12 @@ func (d *Daemon) SwarmJoin(ctx context.Context, req swarm.JoinRequest) error {
 		cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		lastErr = client.Call(cctx, remote, clusterapi.PathJoin, jr, &resp)
 		cancel()
+		if errors.Is(lastErr, ca.ErrDigestMismatch) {
+			// Reached, but not the swarm the token is for: the token is wrong (or this
+			// manager is an impostor). Say so rather than "cannot reach"; try the others.
+			lastErr = apierr.Invalidf("refused to join through %s: %w", remote, ca.ErrDigestMismatch)
+			continue
+		}
 		if lastErr == nil || apierr.KindOf(lastErr) == apierr.KindInvalid || apierr.KindOf(lastErr) == apierr.KindForbidden {
 			break
 		}
