@@ -404,3 +404,10 @@ func hostOf(addr string) string {
 	}
 	return strings.TrimSpace(addr)
 }
+
+// The daemon serves every part of the API.
+var (
+	_ api.Backend        = (*Daemon)(nil)
+	_ api.ServiceBackend = (*Daemon)(nil)
+	_ api.ImageBackend   = (*Daemon)(nil)
+)

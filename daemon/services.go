@@ -76,7 +76,7 @@ func serviceStatus(m *manager.Manager, s *swarm.Service) *swarm.ServiceStatus {
 }
 
 // ServiceInspect returns one service.
-func (d *Daemon) ServiceInspect(ctx context.Context, ref string) (swarm.Service, error) {
+func (d *Daemon) ServiceInspect(ctx context.Context, ref string, insertDefaults bool) (swarm.Service, error) {
 	m, err := d.manager()
 	if err != nil {
 		return swarm.Service{}, err

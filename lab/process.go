@@ -47,9 +47,10 @@ func startDaemon(n Node) (pid int, start uint64, err error) {
 		return 0, 0, err
 	}
 	defer devnull.Close()
-	// `ip netns exec` enters the namespace and execs the command in place, so the pid we get
-	// is the daemon's.
-	cmd := exec.Command("ip", append([]string{"netns", "exec", n.Netns}, n.Command...)...)
+	// nsenter enters only the network namespace and execs the command in place, so the pid
+	// we get is the daemon's. (`ip netns exec` would also remount /sys for the namespace,
+	// hiding /sys/fs/cgroup from the daemon's container runtime.)
+	cmd := exec.Command("nsenter", append([]string{"--net=" + filepath.Join("/run/netns", n.Netns), "--"}, n.Command...)...)
 	cmd.Dir = n.Dir
 	cmd.Env = daemonEnv(os.Environ())
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, logf, logf
