@@ -160,14 +160,15 @@ func WithDefaults(spec swarm.ServiceSpec) swarm.ServiceSpec {
 	if spec.Labels == nil {
 		spec.Labels = map[string]string{}
 	}
+	// A spec without update settings gets the reference's: one task at a time. (A spec
+	// that sets Parallelism 0 means "all at once" and keeps it.)
 	if spec.UpdateConfig == nil {
-		spec.UpdateConfig = &swarm.UpdateConfig{}
+		spec.UpdateConfig = &swarm.UpdateConfig{Parallelism: 1}
 	}
 	if spec.RollbackConfig == nil {
-		spec.RollbackConfig = &swarm.UpdateConfig{}
+		spec.RollbackConfig = &swarm.UpdateConfig{Parallelism: 1}
 	}
 	for _, uc := range []*swarm.UpdateConfig{spec.UpdateConfig, spec.RollbackConfig} {
-		// Parallelism 0 means "all at once" in the reference; keep what was sent.
 		if uc.FailureAction == "" {
 			uc.FailureAction = swarm.UpdateFailureActionPause
 		}
