@@ -216,14 +216,6 @@ func TestNodeRemove(t *testing.T) {
 	}
 }
 
-func TestNodePsNotImplemented(t *testing.T) {
-	d := newClusterDaemon(t)
-	_, _, err := runShoal(t, d, "node", "ps")
-	if err == nil || err.Error() != "shoal node ps: not implemented yet (needs services, a later issue)" {
-		t.Errorf("err = %v", err)
-	}
-}
-
 // equalJSON compares two values by their JSON encodings.
 func equalJSON(t *testing.T, a, b any) bool {
 	t.Helper()

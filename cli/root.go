@@ -61,6 +61,8 @@ func NewRootCommand(g *Globals) *cobra.Command {
 		newDaemonCommand(g),
 		newSwarmCommand(g),
 		newNodeCommand(g),
+		newServiceCommand(g),
+		newImageCommand(g),
 		newInfoCommand(g),
 		newVersionCommand(g),
 		newLabCommand(g),

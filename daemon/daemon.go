@@ -42,6 +42,8 @@ type Config struct {
 	Clock    clock.Clock
 	// RaftTuning overrides Raft timings (tests).
 	RaftTuning func(*raft.Config)
+	// Executor replaces the runc executor (control-plane tests use a fake).
+	Executor exec.Executor
 }
 
 // Daemon is a running node.
@@ -92,6 +94,10 @@ func New(cfg Config) (*Daemon, error) {
 		return nil, fmt.Errorf("opening the image store: %w", err)
 	}
 	d.images = images
+	if cfg.Executor != nil {
+		d.executor = cfg.Executor
+		return d, nil
+	}
 	ex, err := runc.New(runc.Options{
 		Root:   filepath.Join(cfg.DataRoot, "containers"),
 		Images: taskImages{store: images},
