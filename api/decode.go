@@ -9,10 +9,12 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"path"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/shoal/shoal/internal/apierr"
@@ -305,4 +307,276 @@ func enumFilter(args map[string][]string, name string, allowed ...string) ([]str
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+func decodeServiceSpec(body []byte) (swarm.ServiceSpec, error) {
+	spec, err := decodeJSONObject[swarm.ServiceSpec](body, "service spec")
+	if err != nil {
+		return spec, err
+	}
+	return spec, checkNoNullEntries(reflect.ValueOf(spec), "service spec", "")
+}
+
+// checkNoNullEntries refuses a null entry in a list or map anywhere in a decoded request
+// (`"Secrets":[null]`): JSON allows it, no spec means it, and it would reach the backend
+// as a nil pointer. path is the field path so far, as the message shows it.
+func checkNoNullEntries(v reflect.Value, what, path string) error {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+		return checkNoNullEntries(v.Elem(), what, path)
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			fieldPath := path // an embedded struct's fields sit at its parent's level in JSON
+			if !f.Anonymous {
+				fieldPath = joinFieldPath(path, jsonFieldName(f))
+			}
+			if err := checkNoNullEntries(v.Field(i), what, fieldPath); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			if err := checkEntry(v.Index(i), what, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		keys := v.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+		for _, k := range keys {
+			if err := checkEntry(v.MapIndex(k), what, fmt.Sprintf("%s[%q]", path, fmt.Sprint(k))); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func checkEntry(e reflect.Value, what, path string) error {
+	if (e.Kind() == reflect.Pointer || e.Kind() == reflect.Interface) && e.IsNil() {
+		return apierr.Invalidf("invalid %s: %s is null; each entry must be a value", what, path)
+	}
+	return checkNoNullEntries(e, what, path)
+}
+
+func jsonFieldName(f reflect.StructField) string {
+	if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+		return name
+	}
+	return f.Name
+}
+
+func joinFieldPath(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+// serviceFilterNames are the filters `GET /services` accepts.
+var serviceFilterNames = []string{"id", "label", "mode", "name"}
+
+// parseServiceFilters parses the `filters` parameter of `GET /services`. Modes are
+// case-insensitive and come back in lower case.
+func parseServiceFilters(raw string) (ServiceListFilters, error) {
+	args, err := parseFilters(raw, serviceFilterNames)
+	if err != nil {
+		return ServiceListFilters{}, err
+	}
+	mode, err := enumFilter(args, "mode", "replicated", "global")
+	if err != nil {
+		return ServiceListFilters{}, err
+	}
+	return ServiceListFilters{ID: args["id"], Label: args["label"], Mode: mode, Name: args["name"]}, nil
+}
+
+// taskFilterNames are the filters `GET /tasks` accepts.
+var taskFilterNames = []string{"desired-state", "id", "label", "name", "node", "service"}
+
+// parseTaskFilters parses the `filters` parameter of `GET /tasks`. Desired states are
+// case-insensitive and come back in lower case.
+func parseTaskFilters(raw string) (TaskListFilters, error) {
+	args, err := parseFilters(raw, taskFilterNames)
+	if err != nil {
+		return TaskListFilters{}, err
+	}
+	desired, err := enumFilter(args, "desired-state",
+		string(swarm.TaskStateRunning), string(swarm.TaskStateShutdown), string(swarm.TaskStateAccepted))
+	if err != nil {
+		return TaskListFilters{}, err
+	}
+	return TaskListFilters{
+		ID:           args["id"],
+		Label:        args["label"],
+		Name:         args["name"],
+		Node:         args["node"],
+		Service:      args["service"],
+		DesiredState: desired,
+	}, nil
+}
+
+// imageFilterNames are the filters the Docker daemon's `GET /images/json` accepts.
+var imageFilterNames = []string{"before", "dangling", "label", "reference", "since", "until"}
+
+// imageListFilters are the image list filters Shoal applies (see filterImages).
+type imageListFilters struct {
+	Reference []string // path.Match patterns over familiar names, with or without tag
+	Dangling  *bool    // nil: either
+	Label     []string // "key" or "key=value"; an image must match all
+}
+
+// parseImageListFilters parses the `filters` parameter of `GET /images/json`. An unknown
+// filter is refused as Docker does (400); before, since and until, which need the image
+// store, are refused as not implemented (501) rather than ignored, since listing every
+// image would answer a question the client did not ask.
+func parseImageListFilters(raw string) (imageListFilters, error) {
+	args, err := parseFilters(raw, imageFilterNames)
+	if err != nil {
+		return imageListFilters{}, err
+	}
+	for _, name := range []string{"before", "since", "until"} {
+		if len(args[name]) > 0 {
+			return imageListFilters{}, apierr.NotImplementedf("image list filter '%s' is not implemented yet: use reference, dangling or label", name)
+		}
+	}
+	for _, pattern := range args["reference"] {
+		if _, err := path.Match(pattern, ""); err != nil {
+			return imageListFilters{}, apierr.Invalidf("invalid filter 'reference=%s': malformed pattern", pattern)
+		}
+	}
+	f := imageListFilters{Reference: args["reference"], Label: args["label"]}
+	for _, v := range args["dangling"] {
+		var dangling bool
+		switch strings.ToLower(v) {
+		case "true", "1":
+			dangling = true
+		case "false", "0":
+		default:
+			return imageListFilters{}, apierr.Invalidf("invalid filter 'dangling=%s': dangling must be true or false", v)
+		}
+		if f.Dangling != nil && *f.Dangling != dangling {
+			return imageListFilters{}, apierr.Invalidf("invalid filter 'dangling': give true or false, not both")
+		}
+		f.Dangling = &dangling
+	}
+	return f, nil
+}
+
+// parseServiceUpdateOptions reads the rollback and registryAuthFrom parameters of
+// `POST /services/{id}/update`, normalised as ServiceUpdateOptions documents.
+func parseServiceUpdateOptions(q url.Values) (ServiceUpdateOptions, error) {
+	var opts ServiceUpdateOptions
+	switch rollback := q.Get("rollback"); rollback {
+	case "", "none":
+	case "previous":
+		opts.Rollback = "previous"
+	default:
+		return opts, apierr.Invalidf("invalid rollback %q: must be previous or none", rollback)
+	}
+	switch from := swarm.RegistryAuthSource(q.Get("registryAuthFrom")); from {
+	case "", swarm.RegistryAuthFromSpec:
+		opts.RegistryAuthFrom = string(swarm.RegistryAuthFromSpec)
+	case swarm.RegistryAuthFromPreviousSpec:
+		opts.RegistryAuthFrom = string(from)
+	default:
+		return opts, apierr.Invalidf("invalid registryAuthFrom %q: must be %s or %s", from, swarm.RegistryAuthFromSpec, swarm.RegistryAuthFromPreviousSpec)
+	}
+	return opts, nil
+}
+
+// parseLogsOptions reads the query of the service and task logs endpoints.
+func parseLogsOptions(q url.Values) (LogsOptions, error) {
+	var opts LogsOptions
+	for _, f := range []struct {
+		name string
+		dst  *bool
+	}{
+		{"follow", &opts.Follow},
+		{"stdout", &opts.Stdout},
+		{"stderr", &opts.Stderr},
+		{"timestamps", &opts.Timestamps},
+		{"details", &opts.Details},
+	} {
+		var err error
+		if *f.dst, err = parseQueryBool(q, f.name); err != nil {
+			return LogsOptions{}, err
+		}
+	}
+	if !opts.Stdout && !opts.Stderr {
+		return LogsOptions{}, apierr.Invalidf("invalid logs request: choose at least one stream with stdout=1, stderr=1 or both")
+	}
+	var err error
+	if opts.Since, err = parseLogsSince(q.Get("since")); err != nil {
+		return LogsOptions{}, err
+	}
+	if opts.Tail, err = parseLogsTail(q.Get("tail")); err != nil {
+		return LogsOptions{}, err
+	}
+	return opts, nil
+}
+
+// parseLogsSince reads `since` as the Docker client sends it: Unix seconds, optionally with
+// up to nine digits of fraction ("1700000000.000000001"). Zero, a time before 1970 (which a
+// long --since duration can give) and absence all mean "from the start": the zero time.
+func parseLogsSince(raw string) (time.Time, error) {
+	if raw == "" {
+		return time.Time{}, nil
+	}
+	bad := apierr.Invalidf("invalid since %q: must be a Unix time in seconds, optionally with a fraction of up to nine digits (1700000000.5)", raw)
+	secPart, fracPart, hasFrac := strings.Cut(raw, ".")
+	digits := strings.TrimPrefix(secPart, "-")
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return time.Time{}, bad
+	}
+	sec, err := strconv.ParseInt(secPart, 10, 64)
+	if err != nil {
+		return time.Time{}, bad
+	}
+	var nsec int64
+	if hasFrac {
+		if fracPart == "" || len(fracPart) > 9 || strings.Trim(fracPart, "0123456789") != "" {
+			return time.Time{}, bad
+		}
+		nsec, _ = strconv.ParseInt(fracPart+strings.Repeat("0", 9-len(fracPart)), 10, 64)
+	}
+	if strings.HasPrefix(secPart, "-") || (sec == 0 && nsec == 0) {
+		return time.Time{}, nil
+	}
+	return time.Unix(sec, nsec).UTC(), nil
+}
+
+// parseLogsTail reads `tail`: a number of lines, or "all" or nothing for every line (-1).
+func parseLogsTail(raw string) (int, error) {
+	if raw == "" || raw == "all" {
+		return -1, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 0 {
+		return 0, apierr.Invalidf("invalid tail %q: must be a non-negative number of lines or all", raw)
+	}
+	return n, nil
+}
+
+// parseImageImportOptions reads the query of `POST /images/create` for an import. A pull
+// (fromImage) is the endpoint's to refuse before this is called.
+func parseImageImportOptions(q url.Values) (ImageImportOptions, error) {
+	src := q.Get("fromSrc")
+	if src == "" {
+		return ImageImportOptions{}, apierr.Invalidf("invalid image create request: fromSrc is required; use fromSrc=- to import the request body as a root filesystem tarball")
+	}
+	return ImageImportOptions{
+		FromSrc: src,
+		Repo:    q.Get("repo"),
+		Tag:     q.Get("tag"),
+		Changes: slices.Clone(q["changes"]),
+		Message: q.Get("message"),
+	}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shoal/shoal/internal/apierr"
 )
@@ -133,6 +134,64 @@ func TestCompareAPIVersions(t *testing.T) {
 	for _, tt := range tests {
 		if got := compareAPIVersions(tt.a, tt.b); got != tt.want {
 			t.Errorf("compareAPIVersions(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+func TestParseLogsSince(t *testing.T) {
+	for raw, want := range map[string]time.Time{
+		"":                     {},
+		"0":                    {},
+		"0.000":                {},
+		"-5":                   {}, // a --since duration longer than the epoch is old
+		"-0.5":                 {},
+		"1700000000":           time.Unix(1700000000, 0).UTC(),
+		"1700000000.5":         time.Unix(1700000000, 5e8).UTC(),
+		"1700000000.000000001": time.Unix(1700000000, 1).UTC(),
+		"0.25":                 time.Unix(0, 25e7).UTC(),
+	} {
+		got, err := parseLogsSince(raw)
+		if err != nil || !got.Equal(want) || got.IsZero() != want.IsZero() {
+			t.Errorf("since=%q: got %v, %v; want %v", raw, got, err, want)
+		}
+	}
+	for _, raw := range []string{"abc", "1.", ".5", "1.0000000001", "1e9", " 1", "+1", "1.5.", "-", "2024-01-02T03:04:05Z", "99999999999999999999"} {
+		if _, err := parseLogsSince(raw); apierr.KindOf(err) != apierr.KindInvalid || !strings.Contains(err.Error(), "invalid since") {
+			t.Errorf("since=%q: err = %v, want an invalid since error", raw, err)
+		}
+	}
+}
+
+func TestParseLogsTail(t *testing.T) {
+	for raw, want := range map[string]int{"": -1, "all": -1, "0": 0, "10": 10} {
+		if got, err := parseLogsTail(raw); err != nil || got != want {
+			t.Errorf("tail=%q: got %d, %v; want %d", raw, got, err, want)
+		}
+	}
+	for _, raw := range []string{"-1", "ALL", "ten", "1.5", "99999999999999999999"} {
+		if _, err := parseLogsTail(raw); apierr.KindOf(err) != apierr.KindInvalid {
+			t.Errorf("tail=%q: err = %v, want Invalid", raw, err)
+		}
+	}
+}
+
+func TestDecodeServiceSpecRefusesNullEntries(t *testing.T) {
+	for body, wantPath := range map[string]string{
+		`{"TaskTemplate":{"ContainerSpec":{"Secrets":[{"SecretName":"a"},null]}}}`: "TaskTemplate.ContainerSpec.Secrets[1]",
+		`{"TaskTemplate":{"ContainerSpec":{"Configs":[null]}}}`:                    "TaskTemplate.ContainerSpec.Configs[0]",
+	} {
+		_, err := decodeServiceSpec([]byte(body))
+		if apierr.KindOf(err) != apierr.KindInvalid || !strings.Contains(err.Error(), "invalid service spec: "+wantPath+" is null") {
+			t.Errorf("decode(%s): err = %v, want %s named as null", body, err, wantPath)
+		}
+	}
+	// Null fields and lists are absent values, not null entries.
+	for _, body := range []string{
+		`{"Name":"web","TaskTemplate":{"ContainerSpec":null,"Networks":null},"Mode":{"Replicated":null},"UpdateConfig":null}`,
+		`{"TaskTemplate":{"ContainerSpec":{"Secrets":null,"Env":["A=1"]}},"Labels":{"a":""}}`,
+	} {
+		if _, err := decodeServiceSpec([]byte(body)); err != nil {
+			t.Errorf("decode(%s): %v", body, err)
 		}
 	}
 }

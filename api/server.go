@@ -59,6 +59,8 @@ func (o Options) Validate() error {
 // server serves any number of requests at once.
 type server struct {
 	backend      Backend
+	services     ServiceBackend // nil when backend does not implement it
+	images       ImageBackend   // nil when backend does not implement it
 	opts         Options
 	serverHeader string // "Shoal/<Version>", fixed when the handler is made
 	mux          *http.ServeMux
@@ -75,46 +77,75 @@ type route struct {
 	handle  handlerFunc
 }
 
+// unimplemented keeps routes registered but answers each with 501 and msg, so a client of
+// a backend without the feature learns that rather than getting a 404 or 405.
+func unimplemented(routes []route, msg string) []route {
+	out := make([]route, len(routes))
+	for i, rt := range routes {
+		rt.handle = func(http.ResponseWriter, *http.Request) error { return apierr.NotImplementedf("%s", msg) }
+		out[i] = rt
+	}
+	return out
+}
+
 // NewHandler returns the HTTP handler for the Docker Engine API subset Shoal serves, with
-// every endpoint reachable both at /path and at /vX.Y/path. It panics if opts fails Validate.
+// every endpoint reachable both at /path and at /vX.Y/path. The service, task and image
+// endpoints answer 501 unless b also implements ServiceBackend or ImageBackend. It panics
+// if opts fails Validate.
 func NewHandler(b Backend, opts Options) http.Handler {
 	if err := opts.Validate(); err != nil {
 		panic("api.NewHandler: " + err.Error())
 	}
 	s := &server{backend: b, opts: opts.withDefaults(), serverHeader: "Shoal/" + Version, mux: http.NewServeMux()}
-	s.register(slices.Concat(s.systemRoutes(), s.swarmRoutes(), s.nodeRoutes()))
+	s.services, _ = b.(ServiceBackend)
+	s.images, _ = b.(ImageBackend)
+	s.register(slices.Concat(s.systemRoutes(), s.swarmRoutes(), s.nodeRoutes(),
+		s.serviceRoutes(), s.taskRoutes(), s.imageRoutes()))
 	return s
 }
 
-// register adds the routes to the mux, plus, per path, a catch-all that answers a method the
-// path does not serve with 405, and a root catch-all that answers an unknown path with
-// Docker's JSON 404. net/http's own 404 and 405 are plain text, which clients cannot parse.
+// register adds the routes to the mux, plus a root catch-all that answers a request no
+// route takes with Docker's JSON errors: 405 with an Allow header when the path is served
+// with other methods, 404 otherwise. net/http's own 404 and 405 are plain text, which
+// clients cannot parse. The catch-all asks the mux rather than registering a method-less
+// pattern per path, which would conflict with wildcard routes such as DELETE /images/{name...}.
 func (s *server) register(routes []route) {
-	allowed := map[string][]string{}
-	var patterns []string
+	var methods []string // every method some route serves, for the catch-all to try
 	for _, rt := range routes {
 		s.mux.Handle(rt.method+" "+rt.pattern, s.endpoint(rt.handle))
-		if _, seen := allowed[rt.pattern]; !seen {
-			patterns = append(patterns, rt.pattern)
-		}
-		allowed[rt.pattern] = append(allowed[rt.pattern], rt.method)
-		if rt.method == http.MethodGet {
-			allowed[rt.pattern] = append(allowed[rt.pattern], http.MethodHead)
-		}
-	}
-	for _, p := range patterns {
-		methods := strings.Join(allowed[p], ", ")
-		s.mux.Handle(p, s.endpoint(func(w http.ResponseWriter, r *http.Request) error {
-			w.Header().Set("Allow", methods)
-			return &statusError{
-				status: http.StatusMethodNotAllowed,
-				msg:    fmt.Sprintf("method %s not allowed on %s: use %s", r.Method, r.URL.Path, methods),
+		if !slices.Contains(methods, rt.method) {
+			methods = append(methods, rt.method)
+			if rt.method == http.MethodGet {
+				methods = append(methods, http.MethodHead)
 			}
-		}))
+		}
 	}
-	s.mux.Handle("/", s.endpoint(func(http.ResponseWriter, *http.Request) error {
-		return apierr.NotFoundf("page not found")
+	s.mux.Handle("/", s.endpoint(func(w http.ResponseWriter, r *http.Request) error {
+		allowed := s.allowedMethods(r, methods)
+		if len(allowed) == 0 {
+			return apierr.NotFoundf("page not found")
+		}
+		list := strings.Join(allowed, ", ")
+		w.Header().Set("Allow", list)
+		return &statusError{
+			status: http.StatusMethodNotAllowed,
+			msg:    fmt.Sprintf("method %s not allowed on %s: use %s", r.Method, r.URL.Path, list),
+		}
 	}))
+}
+
+// allowedMethods lists the candidate methods a route serves r's path with, by asking the
+// mux where r would go with each of them.
+func (s *server) allowedMethods(r *http.Request, candidates []string) []string {
+	var allowed []string
+	for _, m := range candidates {
+		probe := *r
+		probe.Method = m
+		if _, pattern := s.mux.Handler(&probe); pattern != "" && pattern != "/" {
+			allowed = append(allowed, m)
+		}
+	}
+	return allowed
 }
 
 // endpoint adapts a handlerFunc: a returned error becomes Docker's error response.
@@ -124,13 +155,14 @@ func (s *server) endpoint(h handlerFunc) http.Handler {
 		if err == nil {
 			return
 		}
-		if status := httpStatus(err); status >= 500 {
-			s.opts.Logger.Warn("api request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
-		}
 		if rec, ok := w.(*responseRecorder); ok && rec.wroteHeader {
-			// The endpoint already started a response (a stream); the error cannot be sent.
+			// The endpoint already started a response (a stream); the error cannot be sent
+			// as a status, only logged (streaming endpoints also send it in their stream).
 			s.opts.Logger.Warn("api error after response started", "method", r.Method, "path", r.URL.Path, "err", err)
 			return
+		}
+		if status := httpStatus(err); status >= 500 {
+			s.opts.Logger.Warn("api request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 		}
 		writeError(w, err)
 	})

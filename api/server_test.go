@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/system"
 	"github.com/shoal/shoal/internal/apierr"
@@ -21,12 +22,21 @@ import (
 // fakeBackend records every call with its arguments and answers from canned state. err,
 // when set, is returned by every method; panicOn names a method that panics instead.
 type fakeBackend struct {
-	mu      sync.Mutex // guards every field below
-	calls   []fakeCall
-	err     error
-	panicOn string
-	nodes   []swarm.Node
-	info    system.Info
+	mu       sync.Mutex // guards every field below
+	calls    []fakeCall
+	err      error
+	panicOn  string
+	nodes    []swarm.Node
+	info     system.Info
+	services []swarm.Service
+	tasks    []swarm.Task
+	images   []image.Summary
+	// logs, when set, produces ServiceLogs' and TaskLogs' output; by default they write
+	// one stdout frame.
+	logs func(ctx context.Context, opts LogsOptions, w io.Writer) error
+	// importImage, when set, does ImageImport's work; by default it reads src whole and
+	// reports the size and the image ID.
+	importImage func(ctx context.Context, src io.Reader, progress io.Writer) error
 }
 
 type fakeCall struct {
@@ -34,11 +44,30 @@ type fakeCall struct {
 	args   []any
 }
 
+var oneReplica uint64 = 1
+
 func newFakeBackend() *fakeBackend {
 	return &fakeBackend{
 		nodes: []swarm.Node{
 			{ID: "n1", Spec: swarm.NodeSpec{Annotations: swarm.Annotations{Name: "manager-1"}, Role: swarm.NodeRoleManager}},
 			{ID: "n2", Spec: swarm.NodeSpec{Annotations: swarm.Annotations{Name: "worker-1"}, Role: swarm.NodeRoleWorker}},
+		},
+		services: []swarm.Service{{
+			ID:   "s1",
+			Meta: swarm.Meta{Version: swarm.Version{Index: 7}},
+			Spec: swarm.ServiceSpec{
+				Annotations:  swarm.Annotations{Name: "web"},
+				TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: "sleepy:1"}},
+				Mode:         swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &oneReplica}},
+			},
+		}},
+		tasks: []swarm.Task{{
+			ID: "t1", ServiceID: "s1", NodeID: "n2", Slot: 1, DesiredState: swarm.TaskStateRunning,
+			Spec:   swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: "sleepy:1"}},
+			Status: swarm.TaskStatus{State: swarm.TaskStateRunning},
+		}},
+		images: []image.Summary{
+			{ID: "sha256:5a1e", RepoTags: []string{"sleepy:1"}, Size: 1234},
 		},
 		info: system.Info{
 			ID:            "daemon-id",

@@ -68,7 +68,11 @@ func (c *controller) Start(ctx context.Context) error {
 		return err
 	}
 	s.watch(pid, true)
-	return c.waitForStart(ctx, s)
+	if err := c.waitForStart(ctx, s); err != nil {
+		return err
+	}
+	s.startHealth(c.e.opts.Clock.Now())
+	return nil
 }
 
 func (c *controller) Wait(ctx context.Context) (shoalexec.ExitStatus, error) {

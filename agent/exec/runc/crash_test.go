@@ -46,7 +46,7 @@ func TestAdoptionAfterDaemonKilled(t *testing.T) {
 	root := t.TempDir()
 	task := testTask("")
 	daemon := exec.Command(os.Args[0], "-test.run=^TestHelperDaemon$", "-test.v")
-	daemon.Env = append(os.Environ(), "SHOAL_HELPER_ROOT="+root, "SHOAL_HELPER_TASK="+task.ID, "SHOAL_HELPER_LAYER="+busyboxLayer(t))
+	daemon.Env = append(os.Environ(), "SHOAL_HELPER_ROOT="+root, "SHOAL_HELPER_TASK="+task.ID, "SHOAL_HELPER_LAYER="+busyboxLayer(t), "SHOAL_HELPER_CGROUP="+testCgroupParent)
 	stdout, _ := daemon.StdoutPipe()
 	daemon.Stderr = os.Stderr
 	if err := daemon.Start(); err != nil {

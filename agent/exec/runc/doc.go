@@ -25,7 +25,10 @@
 // caller passes ControllerOptions.NetnsPath), under the cgroup <CgroupParent>/<id> (default
 // /shoal/<id>) with the task's CPU, memory and pids limits. Prepare mounts the overlay before
 // runc ever sees the bundle; Remove unmounts it and deletes the container, the namespace (if
-// ours), the cgroups and the bundle, and leaves nothing behind.
+// ours), the cgroups and the bundle, and leaves nothing behind. RemoveAll does that for every
+// container under a Root, for a node whose daemon will not come back to do it (the network
+// namespace names in /run/netns and the cgroups are outside the Root, so deleting the Root
+// alone would leak them).
 //
 // # Processes, exit codes and adoption
 //

@@ -425,3 +425,25 @@ func wrapperAlive(pid int, dir string) bool {
 	}
 	return strings.Contains(string(cmdline), "\x00"+wrapperName+"\x00"+dir+"\x00")
 }
+
+// RemoveAll removes every container under the executor's Root, running or not, with all
+// they use (as Remove does for one). It is for a node that leaves the cluster, or tooling
+// that clears a node whose daemon is gone for good; a running daemon's agent removes its
+// containers one by one instead.
+func (e *Executor) RemoveAll(ctx context.Context) error {
+	list, err := e.List(ctx)
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, ci := range list {
+		c, err := e.Controller(&swarm.Task{ID: ci.ID})
+		if err == nil {
+			err = c.Remove(ctx)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("remove container %s: %w", ci.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}

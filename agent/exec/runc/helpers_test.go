@@ -1,6 +1,7 @@
 package runc
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,8 +21,10 @@ import (
 	"github.com/shoal/shoal/internal/ids"
 )
 
-// testCgroupParent keeps test containers' cgroups apart from a real daemon's.
-const testCgroupParent = "/shoal-test"
+// testCgroupParent keeps test containers' cgroups apart from a real daemon's, and from
+// another test process's (which may remove its parent when it ends).
+// A helper process (crash_test.go) uses its parent's.
+var testCgroupParent = cmp.Or(os.Getenv("SHOAL_HELPER_CGROUP"), fmt.Sprintf("/shoal-test-%d", os.Getpid()))
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -29,9 +32,11 @@ func TestMain(m *testing.M) {
 		_ = os.RemoveAll(layerDir)
 	}
 	// The per-container cgroups are each test's to remove; the shared parent is ours.
-	mounts, _ := cgroupMounts()
-	for _, mnt := range mounts {
-		_ = os.Remove(filepath.Join(mnt, testCgroupParent))
+	if os.Getenv("SHOAL_HELPER_CGROUP") == "" {
+		mounts, _ := cgroupMounts()
+		for _, mnt := range mounts {
+			_ = os.Remove(filepath.Join(mnt, testCgroupParent))
+		}
 	}
 	os.Exit(code)
 }
@@ -39,6 +44,9 @@ func TestMain(m *testing.M) {
 // needRoot skips tests that make real containers where they cannot run.
 func needRoot(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("makes real containers (mounts, namespaces, cgroups); skipped with -short")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: makes mounts, namespaces and cgroups")
 	}

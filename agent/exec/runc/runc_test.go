@@ -380,7 +380,10 @@ func TestAdoptionOfExitedContainer(t *testing.T) {
 	root := t.TempDir()
 	e1 := newTestExecutor(t, root)
 	task := testTask("echo early; sleep 0.5; exit 5")
-	run(t, e1, task)
+	c1 := run(t, e1, task)
+	// Output still in the FIFO when a container ends with no daemon reading is lost (see the
+	// package doc): let this executor read it first.
+	eventually(t, "the output is read", func() bool { return strings.Contains(output(t, c1), "early") })
 	e1.Close()
 	time.Sleep(time.Second)
 	e2 := newTestExecutor(t, root)
@@ -495,5 +498,28 @@ func TestDescribe(t *testing.T) {
 	}
 	if d.Hostname == "" || d.Platform.OS != "linux" || d.Resources.NanoCPUs < 1e9 || d.Resources.MemoryBytes <= 0 || !strings.HasPrefix(d.Engine.EngineVersion, "runc") {
 		t.Errorf("describe %+v", d)
+	}
+}
+
+func TestRemoveAll(t *testing.T) {
+	e := newTestExecutor(t, "")
+	running := testTask("sleep 1000")
+	exited := testTask("true")
+	prepared := testTask("true")
+	var pids []int
+	for _, tk := range []*swarm.Task{running, exited} {
+		c := run(t, e, tk)
+		info, _ := c.Inspect(ctx(t))
+		pids = append(pids, info.PID)
+	}
+	prepare(t, e, prepared)
+	if err := e.RemoveAll(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range []*swarm.Task{running, exited, prepared} {
+		assertGone(t, e, tk.ID, pids...)
+	}
+	if list, _ := e.List(ctx(t)); len(list) != 0 {
+		t.Errorf("listed after RemoveAll: %+v", list)
 	}
 }

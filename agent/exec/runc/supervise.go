@@ -55,6 +55,7 @@ type supervisor struct {
 
 	mu            sync.Mutex // guards the fields below
 	watching      bool
+	healthStarted bool
 	wrapperPID    int
 	exit          shoalexec.ExitStatus
 	groupKilled   bool
@@ -157,9 +158,10 @@ func (e *Executor) newSupervisor(id, dir string, m meta) (_ *supervisor, err err
 	return s, nil
 }
 
-// watch starts following the wrapper with pid: its end, and meanwhile the health check.
-// trusted says pid is known to be the wrapper (we just started it); otherwise the process is
-// checked to be the container's wrapper, since pids get reused.
+// watch starts following the wrapper with pid to its end, and the health check if the
+// container's process already runs. trusted says pid is known to be the wrapper (we just
+// started it); otherwise the process is checked to be the container's wrapper, since pids get
+// reused.
 func (s *supervisor) watch(pid int, trusted bool) {
 	s.mu.Lock()
 	if s.watching {
@@ -178,16 +180,23 @@ func (s *supervisor) watch(pid int, trusted bool) {
 		s.wg.Go(s.finish)
 		return
 	}
-	s.mu.Lock()
-	s.startedAt = s.e.opts.Clock.Now()
-	if fi, err := os.Stat(filepath.Join(s.dir, initPIDFile)); err == nil && !trusted {
-		s.startedAt = fi.ModTime()
-	}
-	s.mu.Unlock()
 	s.wg.Go(func() { s.waitWrapper(pidfd) })
-	if s.meta.Healthcheck != nil {
-		s.wg.Go(s.monitorHealth)
+	if fi, err := os.Stat(filepath.Join(s.dir, initPIDFile)); err == nil {
+		s.startHealth(fi.ModTime())
 	}
+}
+
+// startHealth starts the health check, once, for a container whose process started at
+// startedAt (which the start period counts from). Probing before then would only find no
+// container to exec in.
+func (s *supervisor) startHealth(startedAt time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.healthStarted || s.meta.Healthcheck == nil {
+		return
+	}
+	s.healthStarted, s.startedAt = true, startedAt
+	s.wg.Go(s.monitorHealth)
 }
 
 // waitWrapper waits, through Go's poller, for the wrapper's pidfd to report its exit; reaps
