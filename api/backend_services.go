@@ -27,6 +27,9 @@ type TaskListFilters struct {
 	Node         []string // node ID or hostname
 	Service      []string // service ID or name
 	DesiredState []string // running|shutdown|accepted, lower case
+	// UpToDate keeps only tasks running the service's current spec (the docker CLI's
+	// internal "_up-to-date" filter, used to show update progress).
+	UpToDate bool
 }
 
 // ServiceUpdateOptions are the query options of `POST /services/{id}/update`, normalised:

@@ -399,7 +399,7 @@ func parseServiceFilters(raw string) (ServiceListFilters, error) {
 }
 
 // taskFilterNames are the filters `GET /tasks` accepts.
-var taskFilterNames = []string{"desired-state", "id", "label", "name", "node", "service"}
+var taskFilterNames = []string{"_up-to-date", "desired-state", "id", "label", "name", "node", "service"}
 
 // parseTaskFilters parses the `filters` parameter of `GET /tasks`. Desired states are
 // case-insensitive and come back in lower case.
@@ -420,6 +420,7 @@ func parseTaskFilters(raw string) (TaskListFilters, error) {
 		Node:         args["node"],
 		Service:      args["service"],
 		DesiredState: desired,
+		UpToDate:     len(args["_up-to-date"]) > 0,
 	}, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/shoal/shoal/api"
 	"github.com/shoal/shoal/internal/apierr"
 	"github.com/shoal/shoal/manager"
+	"github.com/shoal/shoal/manager/orchestrator/update"
 )
 
 // ServiceCreate creates a service (managers only).
@@ -140,8 +141,10 @@ func (d *Daemon) TaskList(ctx context.Context, f api.TaskListFilters) ([]swarm.T
 		return n.ID, true
 	})
 	names := map[string]string{}
+	services := map[string]*swarm.Service{}
 	for _, s := range st.Services() {
 		names[s.ID] = s.Spec.Name
+		services[s.ID] = s
 	}
 	out := []swarm.Task{}
 	for _, t := range st.Tasks() {
@@ -151,7 +154,8 @@ func (d *Daemon) TaskList(ctx context.Context, f api.TaskListFilters) ([]swarm.T
 			anyOf(f.DesiredState, func(v string) bool { return desiredStateMatches(t.DesiredState, v) }) &&
 			anyOf(f.Label, labelMatch(t.Labels)) &&
 			(f.Service == nil || serviceIDs[t.ServiceID]) &&
-			(f.Node == nil || nodeIDs[t.NodeID])
+			(f.Node == nil || nodeIDs[t.NodeID]) &&
+			(!f.UpToDate || (services[t.ServiceID] != nil && update.IsCurrent(services[t.ServiceID], t)))
 		if ok {
 			out = append(out, *t)
 		}
