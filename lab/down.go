@@ -2,6 +2,7 @@ package lab
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/shoal/shoal/agent/exec/runc"
 )
 
 // Down removes the lab.
@@ -41,6 +45,10 @@ func Down(name string) error {
 		killDaemon(n.PID, n.PIDStart)
 	}
 	if err := killNetnsProcesses(namespaces); err != nil {
+		errs = append(errs, err)
+	}
+	// The nodes' containers live in namespaces and cgroups of their own.
+	if err := removeNodeContainers(name); err != nil {
 		errs = append(errs, err)
 	}
 	// The machine's link goes before the switch namespace: deleting it is synchronous and
@@ -164,4 +172,25 @@ func compactStrings(s []string) []string {
 		}
 	}
 	return out
+}
+
+// removeNodeContainers removes every container the lab's daemons left, with what they
+// use (mounts, network namespaces, cgroups), through the executor that made them.
+func removeNodeContainers(name string) error {
+	roots, _ := filepath.Glob(filepath.Join(labDir(name), "*", "data", "containers"))
+	var errs []error
+	for _, root := range roots {
+		ex, err := runc.New(runc.Options{Root: root})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("removing containers under %s: %w", root, err))
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if err := ex.RemoveAll(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("removing containers under %s: %w", root, err))
+		}
+		cancel()
+		_ = ex.Close()
+	}
+	return errors.Join(errs...)
 }
