@@ -130,3 +130,29 @@ type TaskStatusUpdate struct {
 	TaskID string
 	Status swarm.TaskStatus
 }
+
+// The node API: what managers ask of the node running a task. Every node serves it on its
+// advertised address (a manager on its manager port). Only managers may call it.
+const (
+	PathNodePrefix = "/node/"
+	PathNodeLogs   = "/node/logs"
+)
+
+// NodeLogsRequest asks a node for a task's captured output. The answer is a stream of
+// JSON-encoded LogLine values, one per line.
+type NodeLogsRequest struct {
+	TaskID string
+	Follow bool
+	Tail   int // -1: all
+	Since  time.Time
+}
+
+// LogLine is one line of a task's output.
+type LogLine struct {
+	Time   time.Time
+	Stream string // stdout or stderr
+	Line   []byte
+}
+
+// NodeAPIAddrLabel is the engine label in which a node publishes its node API address.
+const NodeAPIAddrLabel = "com.shoal.node.addr"

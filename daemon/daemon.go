@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/moby/moby/api/types/swarm"
@@ -59,8 +60,10 @@ type Daemon struct {
 	state    *nodeState
 	creds    *ca.Credentials
 	mgr      *manager.Manager
-	mgrStop  func() // stops mgr and waits for it
-	agentEnd func() // stops the agent and waits for it
+	mgrStop  func()       // stops mgr and waits for it
+	agentEnd func()       // stops the agent and waits for it
+	nodePort func()       // stops a worker's node API listener
+	nodeAddr atomic.Value // string: the node's advertised address, for its description
 	swarmErr string
 }
 
@@ -204,10 +207,13 @@ func (d *Daemon) resumeLocked() error {
 		return fmt.Errorf("this node's certificate expired at %s while the node was away; run 'shoal swarm leave --force' and join again", creds.Leaf().NotAfter.UTC().Format(time.RFC3339))
 	}
 	d.creds = creds
+	d.nodeAddr.Store(d.state.AdvertiseAddr)
 	if d.state.Role == swarm.NodeRoleManager {
 		if err := d.startManagerLocked(nil, false); err != nil {
 			return err
 		}
+	} else if err := d.startNodePortLocked(); err != nil {
+		return err
 	}
 	d.startAgentLocked()
 	return nil
@@ -226,6 +232,7 @@ func (d *Daemon) startManagerLocked(bootstrap *manager.Bootstrap, forceNew bool)
 		Clock:           d.cfg.Clock,
 		Logger:          d.logger,
 		RaftTuning:      d.cfg.RaftTuning,
+		NodeHandler:     d.nodeHandler(),
 	})
 	if err != nil {
 		return err
@@ -309,6 +316,7 @@ func (d *Daemon) stopAgentLocked() {
 func (d *Daemon) stopNodeLocked() {
 	d.stopAgentLocked()
 	d.stopManagerLocked()
+	d.stopNodePortLocked()
 }
 
 // managersChanged is the agent telling us where the managers are now.
@@ -350,6 +358,7 @@ func (d *Daemon) certificateRenewed(certPEM, keyPEM []byte, role swarm.NodeRole)
 			return err
 		}
 		_ = os.RemoveAll(d.raftDir()) // a fresh member; the leader sends it everything
+		d.stopNodePortLocked()        // the manager port serves the node API now
 		if err := d.startManagerLocked(nil, false); err != nil {
 			return fmt.Errorf("starting manager after promotion: %w", err)
 		}
@@ -361,6 +370,9 @@ func (d *Daemon) certificateRenewed(certPEM, keyPEM []byte, role swarm.NodeRole)
 	case swarm.NodeRoleWorker:
 		d.stopManagerLocked()
 		_ = os.RemoveAll(d.raftDir())
+		if err := d.startNodePortLocked(); err != nil {
+			d.logger.Warn("serving the node API after demotion", "err", err)
+		}
 		d.state.Role = role
 		if err := d.saveState(d.state); err != nil {
 			return err

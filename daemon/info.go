@@ -10,6 +10,7 @@ import (
 	"github.com/moby/moby/api/types/system"
 	"golang.org/x/sys/unix"
 
+	"github.com/shoal/shoal/clusterapi"
 	"github.com/shoal/shoal/internal/version"
 )
 
@@ -25,8 +26,17 @@ func (d *Daemon) describe() swarm.NodeDescription {
 		Hostname:  d.cfg.Hostname,
 		Platform:  swarm.Platform{OS: runtime.GOOS, Architecture: dockerArch()},
 		Resources: swarm.Resources{NanoCPUs: int64(runtime.NumCPU()) * 1e9, MemoryBytes: memTotal()},
-		Engine:    swarm.EngineDescription{EngineVersion: d.cfg.Version},
+		Engine:    swarm.EngineDescription{EngineVersion: d.cfg.Version, Labels: d.engineLabels()},
 	}
+}
+
+// engineLabels publishes where this node serves the node API.
+func (d *Daemon) engineLabels() map[string]string {
+	addr, _ := d.nodeAddr.Load().(string)
+	if addr == "" {
+		return nil
+	}
+	return map[string]string{clusterapi.NodeAPIAddrLabel: addr}
 }
 
 // dockerArch names the architecture as `uname -m` does, like Docker.

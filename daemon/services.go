@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"io"
 	"strconv"
 	"strings"
 
@@ -106,16 +105,6 @@ func (d *Daemon) ServiceRemove(ctx context.Context, ref string) error {
 		return err
 	}
 	return m.Control().RemoveService(ctx, ref)
-}
-
-// ServiceLogs is not built yet.
-func (d *Daemon) ServiceLogs(ctx context.Context, ref string, opts api.LogsOptions, w io.Writer) error {
-	return apierr.NotImplementedf("service logs are not implemented yet")
-}
-
-// TaskLogs is not built yet.
-func (d *Daemon) TaskLogs(ctx context.Context, taskID string, opts api.LogsOptions, w io.Writer) error {
-	return apierr.NotImplementedf("task logs are not implemented yet")
 }
 
 // TaskList lists tasks matching filters.

@@ -91,6 +91,7 @@ func (d *Daemon) SwarmInit(ctx context.Context, req swarm.InitRequest) (string, 
 	cluster.JoinTokens = swarm.JoinTokens{Worker: workerToken, Manager: managerToken}
 	cluster.DataPathPort = 4789
 	cluster.SubnetSize = 24
+	d.nodeAddr.Store(advertise)
 	node := &swarm.Node{
 		ID:            nodeID,
 		Spec:          swarm.NodeSpec{Role: swarm.NodeRoleManager, Availability: availability},
@@ -213,6 +214,7 @@ func (d *Daemon) SwarmJoin(ctx context.Context, req swarm.JoinRequest) error {
 		if err != nil {
 			return err
 		}
+		d.nodeAddr.Store(adv)
 		jr := clusterapi.JoinRequest{Token: req.JoinToken, CSRPEM: csr, AdvertiseAddr: adv, Availability: availability, Description: d.describe()}
 		cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		lastErr = client.Call(cctx, remote, clusterapi.PathJoin, jr, &resp)
@@ -263,6 +265,11 @@ func (d *Daemon) SwarmJoin(ctx context.Context, req swarm.JoinRequest) error {
 			return fail(err)
 		}
 		if err := d.mgr.WaitReady(jctx); err != nil {
+			return fail(err)
+		}
+	}
+	if resp.Role != swarm.NodeRoleManager {
+		if err := d.startNodePortLocked(); err != nil {
 			return fail(err)
 		}
 	}

@@ -23,6 +23,9 @@ import (
 func (m *Manager) clusterAPIHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+clusterapi.PathJoin, m.handleJoin)
+	if m.cfg.NodeHandler != nil {
+		mux.Handle(clusterapi.PathNodePrefix, m.cfg.NodeHandler)
+	}
 	mux.HandleFunc("POST "+clusterapi.PathHeartbeat, m.member(m.handleHeartbeat))
 	mux.HandleFunc("POST "+clusterapi.PathRenew, m.member(m.handleRenew))
 	mux.HandleFunc("POST "+clusterapi.PathRaftJoin, m.member(m.handleRaftJoin))

@@ -48,6 +48,9 @@ type Config struct {
 
 	Clock  clock.Clock
 	Logger *slog.Logger
+	// NodeHandler serves this node's own endpoints (clusterapi.PathNodePrefix: task logs)
+	// on the manager port, as a worker serves them on its own listener.
+	NodeHandler http.Handler
 	// RaftTuning overrides Raft timings (tests); nil keeps the defaults.
 	RaftTuning func(*raft.Config)
 }

@@ -1,0 +1,101 @@
+package daemon
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/moby/moby/api/types/swarm"
+
+	"github.com/shoal/shoal/agent/exec"
+	"github.com/shoal/shoal/ca"
+	"github.com/shoal/shoal/clusterapi"
+	"github.com/shoal/shoal/internal/apierr"
+)
+
+// nodeHandler serves the node API (clusterapi.PathNodePrefix) to managers: the output of
+// the tasks this node runs.
+func (d *Daemon) nodeHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+clusterapi.PathNodeLogs, d.handleNodeLogs)
+	return mux
+}
+
+func (d *Daemon) handleNodeLogs(w http.ResponseWriter, r *http.Request) {
+	id, ok := ca.PeerIdentity(r.TLS)
+	if !ok || id.Role != ca.ManagerRole {
+		writeNodeError(w, apierr.Forbiddenf("only managers may read a node's task output"))
+		return
+	}
+	var req clusterapi.NodeLogsRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
+		writeNodeError(w, apierr.Invalidf("malformed logs request: %v", err))
+		return
+	}
+	if d.executor == nil {
+		writeNodeError(w, apierr.Unavailablef("this node runs no tasks"))
+		return
+	}
+	ctrl, err := d.executor.Controller(&swarm.Task{ID: req.TaskID})
+	if err != nil {
+		writeNodeError(w, err)
+		return
+	}
+	defer ctrl.Close()
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	enc := json.NewEncoder(w)
+	err = ctrl.Logs(r.Context(), exec.LogsOptions{Follow: req.Follow, Tail: req.Tail, Since: req.Since}, func(m exec.LogMessage) error {
+		if err := enc.Encode(clusterapi.LogLine{Time: m.Time, Stream: m.Stream, Line: m.Line}); err != nil {
+			return err
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, exec.ErrNoContainer) && r.Context().Err() == nil {
+		d.logger.Debug("streaming task output", "task", req.TaskID, "err", err)
+	}
+}
+
+func writeNodeError(w http.ResponseWriter, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(apierr.HTTPStatus(err))
+	_ = json.NewEncoder(w).Encode(clusterapi.ErrorResponse{Message: err.Error()})
+}
+
+// startNodePortLocked serves the node API on a worker's listen address (a manager serves
+// it on its manager port instead).
+func (d *Daemon) startNodePortLocked() error {
+	if d.nodePort != nil || d.state == nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", d.state.ListenAddr)
+	if err != nil {
+		return err
+	}
+	cfg := d.creds.ServerTLSConfig([]string{clusterapi.ProtoAPI})
+	srv := &http.Server{Handler: d.nodeHandler(), ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(tls.NewListener(ln, cfg)) }()
+	d.nodePort = func() {
+		_ = srv.Close()
+		<-done
+	}
+	return nil
+}
+
+func (d *Daemon) stopNodePortLocked() {
+	if d.nodePort != nil {
+		d.nodePort()
+		d.nodePort = nil
+	}
+}
