@@ -146,7 +146,7 @@ func verifyPinned(caDigest string, rawCerts [][]byte) error {
 		return errors.New("the manager presented no self-signed CA certificate to check against the join token")
 	}
 	if digestDER(root.Raw) != caDigest {
-		return errDigestMismatch
+		return ErrDigestMismatch
 	}
 	roots, intermediates := x509.NewCertPool(), x509.NewCertPool()
 	roots.AddCert(root)

@@ -221,17 +221,23 @@ func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // RenewalTime is when a node should renew cert: at a uniformly random point between 50% and
 // 80% of its lifetime, so that nodes issued together do not all renew together. r may be nil
-// to use the global source.
+// to use the global source. The lifetime counts from issue: IssueNodeCert backdates NotBefore
+// by clockSkew, and counting that minute too would make a short-lived certificate (--cert-expiry
+// 30s) due for renewal the moment it is issued, and renewed again at every heartbeat.
 func RenewalTime(cert *x509.Certificate, r *mathrand.Rand) time.Time {
-	lifetime := cert.NotAfter.Sub(cert.NotBefore)
+	issued := cert.NotBefore
+	if cert.NotAfter.Sub(issued) > clockSkew {
+		issued = issued.Add(clockSkew)
+	}
+	lifetime := cert.NotAfter.Sub(issued)
 	if lifetime <= 0 {
-		return cert.NotBefore
+		return issued
 	}
 	// Integer bounds avoid float rounding and overflow: earliest = ceil(L/2), latest = floor(4L/5).
 	earliest := lifetime - lifetime/2
 	latest := lifetime/5*4 + lifetime%5*4/5
 	if latest < earliest {
-		return cert.NotBefore.Add(earliest)
+		return issued.Add(earliest)
 	}
 	span := int64(latest-earliest) + 1
 	var jitter int64
@@ -240,5 +246,5 @@ func RenewalTime(cert *x509.Certificate, r *mathrand.Rand) time.Time {
 	} else {
 		jitter = mathrand.Int64N(span)
 	}
-	return cert.NotBefore.Add(earliest + time.Duration(jitter))
+	return issued.Add(earliest + time.Duration(jitter))
 }

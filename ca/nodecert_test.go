@@ -205,13 +205,14 @@ func TestIdentityFromCert(t *testing.T) {
 
 func TestRenewalTimeWithinWindow(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		// Lifetimes up to 50 years keep 5*offset within int64 below.
+		// Lifetimes up to 50 years keep 5*offset within int64 below. The certificate is
+		// backdated as IssueNodeCert does; its lifetime counts from issue.
 		lifetime := time.Duration(rapid.Int64Range(1, int64(50*365*24*time.Hour)).Draw(t, "lifetime"))
-		notBefore := time.Unix(rapid.Int64Range(0, 4e9).Draw(t, "notBefore"), 0)
-		cert := &x509.Certificate{NotBefore: notBefore, NotAfter: notBefore.Add(lifetime)}
+		issued := time.Unix(rapid.Int64Range(0, 4e9).Draw(t, "issued"), 0)
+		cert := &x509.Certificate{NotBefore: issued.Add(-clockSkew), NotAfter: issued.Add(lifetime)}
 		r := mathrand.New(mathrand.NewPCG(rapid.Uint64().Draw(t, "seed1"), rapid.Uint64().Draw(t, "seed2")))
 
-		offset := RenewalTime(cert, r).Sub(notBefore)
+		offset := RenewalTime(cert, r).Sub(issued)
 		if lifetime < 2 {
 			// Too short for a 50-80% window in whole nanoseconds; renew at the midpoint, rounded up.
 			if offset != lifetime-lifetime/2 {

@@ -92,7 +92,7 @@ func (t JoinToken) CheckCA(rootCertPEM []byte) error {
 		return err
 	}
 	if digest != t.CADigest {
-		return errDigestMismatch
+		return ErrDigestMismatch
 	}
 	return nil
 }
@@ -103,7 +103,9 @@ func (t JoinToken) Equal(u JoinToken) bool {
 	return subtle.ConstantTimeCompare([]byte(t.String()), []byte(u.String())) == 1
 }
 
-var errDigestMismatch = errors.New("the manager's CA digest does not match the join token (wrong token or an impostor manager)")
+// ErrDigestMismatch says a manager's CA is not the one a join token pins: the token is for
+// another swarm, or the manager is an impostor. Joining nodes test for it with errors.Is.
+var ErrDigestMismatch = errors.New("the manager's CA digest does not match the join token (wrong token or an impostor manager)")
 
 // checkBase36 validates one token part without quoting it: it may be the secret.
 func checkBase36(name, s string, length, maxBits int) error {

@@ -75,7 +75,7 @@ func (c *Client) Call(ctx context.Context, addr, path string, req, resp any) err
 	hreq.Header.Set("Content-Type", "application/json")
 	hresp, err := c.http.Do(hreq)
 	if err != nil {
-		return apierr.Unavailablef("cannot reach manager %s: %v", addr, unwrapURLError(err))
+		return apierr.Unavailablef("cannot reach manager %s: %w", addr, unwrapURLError(err))
 	}
 	defer hresp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(hresp.Body, 16<<20))

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -151,4 +152,32 @@ func decodeJSON(t *testing.T, s string, v any) {
 	if err := json.Unmarshal([]byte(s), v); err != nil {
 		t.Fatalf("decoding %q: %v", s, err)
 	}
+}
+
+// mountPoint is one line of /proc/self/mountinfo: where something is mounted, and its type.
+type mountPoint struct{ dir, fstype string }
+
+// mountPoints lists the machine's mounts (the test's mount namespace, which lab daemons share).
+func mountPoints() []mountPoint {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	var out []mountPoint
+	for _, line := range strings.Split(string(data), "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		fields, typ := strings.Fields(pre), strings.Fields(post)
+		if !ok || len(fields) < 5 || len(typ) == 0 {
+			continue
+		}
+		// mountinfo escapes spaces and the like as octal (\040).
+		dir := fields[4]
+		if strings.Contains(dir, `\`) {
+			if u, err := strconv.Unquote(`"` + strings.ReplaceAll(dir, `"`, `\"`) + `"`); err == nil {
+				dir = u
+			}
+		}
+		out = append(out, mountPoint{dir: dir, fstype: typ[0]})
+	}
+	return out
 }
