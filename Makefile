@@ -37,8 +37,8 @@ unit: build
 e2e: deps build
 	SHOAL_BIN=$(CURDIR)/$(BIN) $(GO) test -timeout $(TEST_TIMEOUT) -v ./e2e/...
 
-demo: deps build
-	./scripts/demo.sh $(CURDIR)/$(BIN)
+demo: deps build sample-images
+	IMAGES_DIR=$(IMAGES_DIR) ./scripts/demo.sh $(CURDIR)/$(BIN)
 
 bench: deps build
 	SHOAL_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 2s ./...

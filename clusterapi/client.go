@@ -29,7 +29,7 @@ type Client struct {
 func NewClient(tlsConfig *tls.Config) *Client {
 	cfg := tlsConfig.Clone()
 	cfg.NextProtos = []string{ProtoAPI}
-	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	dialer := &net.Dialer{Timeout: 2 * time.Second} // managers and nodes share a LAN
 	tr := &http.Transport{
 		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			td := &tls.Dialer{NetDialer: dialer, Config: cfg}

@@ -405,10 +405,21 @@ func (d *Daemon) managerLocked() (*manager.Manager, error) {
 	return d.mgr, nil
 }
 
+// manager returns the running manager for an API call. A manager that has just started
+// (or restarted) may not hold the swarm's latest state yet; the call waits a little for it
+// to catch up with the leader, so its answers are not older than the caller's last write.
 func (d *Daemon) manager() (*manager.Manager, error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.managerLocked()
+	m, err := d.managerLocked()
+	d.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !m.Raft().CaughtUp() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return m, nil
 }
 
 var (

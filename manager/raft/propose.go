@@ -3,6 +3,7 @@ package raft
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	hraft "github.com/hashicorp/raft"
@@ -42,7 +43,7 @@ func (n *Node) Propose(ctx context.Context, cmd []byte) error {
 		if n.cfg.Forward == nil {
 			return unavailable(ErrNotLeader, "this manager (%s) is not the leader and cannot forward writes; send them to the leader, %s at %s", n.cfg.ID, id, addr)
 		}
-		index, err := n.cfg.Forward(ctx, id, addr, cmd)
+		index, err := n.forward(ctx, id, addr, cmd)
 		if err != nil {
 			return err
 		}
@@ -180,4 +181,40 @@ func (n *Node) await(ctx context.Context, f hraft.Future) error {
 	case <-ctx.Done():
 		return unavailable(ctx.Err(), "gave up waiting for raft (%v); the change may still be applied", ctx.Err())
 	}
+}
+
+// forward hands cmd to the leader, giving up as soon as this node sees the leader change
+// (a dead leader would otherwise hold the write until the transport times out).
+func (n *Node) forward(ctx context.Context, id, addr string, cmd []byte) (uint64, error) {
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	changed := n.leaderChange()
+	if cur, _ := n.Leader(); cur != id {
+		cancel()
+	}
+	go func() {
+		select {
+		case <-changed:
+			cancel()
+		case <-fctx.Done():
+		}
+	}()
+	index, err := n.cfg.Forward(fctx, id, addr, cmd)
+	if err != nil && ctx.Err() == nil && fctx.Err() != nil {
+		return 0, unavailable(hraft.ErrLeadershipLost, "the leader (%s) changed while the write was on its way to it; it may or may not have been applied: check, then retry", id)
+	}
+	return index, err
+}
+
+// CaughtUp says whether this node knows a leader and has applied every entry it knows
+// to be committed, so its reads are as fresh as a follower's can be.
+func (n *Node) CaughtUp() bool {
+	if id, _ := n.Leader(); id == "" {
+		return false
+	}
+	commit, err := strconv.ParseUint(n.raft.Stats()["commit_index"], 10, 64)
+	if err != nil {
+		return false
+	}
+	return n.raft.AppliedIndex() >= commit && (n.IsLeader() || !n.LastContact().IsZero())
 }
