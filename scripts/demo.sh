@@ -36,7 +36,7 @@ echo; echo "== kill -9 the leader ($leader) and time the first write through $ot
 start=$(date +%s.%N)
 until on "$other" node update --label-add demo=failover worker-1 >/dev/null 2>&1; do sleep 0.1; done
 echo "the swarm took a write again after $(printf '%.2f' "$(echo "$(date +%s.%N) - $start" | bc)")s"
-sleep 4
+sleep 8
 on "$other" node ls
 
 echo; echo "== start $leader again"

@@ -207,7 +207,8 @@ func (n *Node) forward(ctx context.Context, id, addr string, cmd []byte) (uint64
 }
 
 // CaughtUp says whether this node knows a leader and has applied every entry it knows
-// to be committed, so its reads are as fresh as a follower's can be.
+// to be committed and every entry of its own log, so its reads are as fresh as a
+// follower's can be.
 func (n *Node) CaughtUp() bool {
 	if id, _ := n.Leader(); id == "" {
 		return false
@@ -216,5 +217,7 @@ func (n *Node) CaughtUp() bool {
 	if err != nil {
 		return false
 	}
-	return n.raft.AppliedIndex() >= commit && (n.IsLeader() || !n.LastContact().IsZero())
+	// A restarted node holds entries in its log that it applies only once the leader tells
+	// it they are committed; until then its store is older than its own log.
+	return n.raft.AppliedIndex() >= max(commit, n.raft.LastIndex()) && (n.IsLeader() || !n.LastContact().IsZero())
 }
