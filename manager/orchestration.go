@@ -196,7 +196,7 @@ func updating(s swarm.UpdateState) bool {
 // updateStep carries out the next step of a service's rolling update (or rollback) and
 // returns when the next one may be due.
 func (m *Manager) updateStep(ctx context.Context, svc *swarm.Service, tasks []*swarm.Task, nodes []*swarm.Node, now time.Time) (time.Time, error) {
-	step := update.Plan(update.Input{Service: svc, Tasks: tasks, Now: now})
+	step := update.Plan(update.Input{Service: svc, Tasks: tasks, Nodes: nodes, Now: now})
 	var actions []store.Action
 	for i := range step.Create {
 		t := step.Create[i]

@@ -20,7 +20,10 @@ import (
 type Input struct {
 	Service *swarm.Service
 	Tasks   []*swarm.Task
-	Now     time.Time
+	// Nodes are the cluster's nodes: a task on a node that is not ready will never report
+	// that it stopped, so it does not hold up its replacement.
+	Nodes []*swarm.Node
+	Now   time.Time
 }
 
 // Step is what to do now.
@@ -94,8 +97,14 @@ func Plan(in Input) Step {
 		nodeID   string
 		old      []*swarm.Task // live tasks on another spec
 		current  *swarm.Task   // the live task on the current spec, if any
+		stopping bool          // a task told to stop has not stopped yet
 		failedAt *swarm.Task   // a task of this update that failed
 	}
+	ready := map[string]bool{}
+	for _, n := range in.Nodes {
+		ready[n.ID] = n.Status.State == swarm.NodeStateReady
+	}
+	nodeLost := func(t *swarm.Task) bool { return in.Nodes != nil && t.NodeID != "" && !ready[t.NodeID] }
 	slots := map[string]*slot{}
 	for _, t := range in.Tasks {
 		k := slotKey(svc, t)
@@ -105,6 +114,9 @@ func Plan(in Input) Step {
 			slots[k] = s
 		}
 		current := IsCurrent(svc, t)
+		if !orchestrator.Live(t) && !orchestrator.Ended(t) && !nodeLost(t) {
+			s.stopping = true
+		}
 		switch {
 		case orchestrator.Live(t) && current:
 			s.current = t
@@ -156,7 +168,7 @@ func Plan(in Input) Step {
 			continue
 		case cur.DesiredState == swarm.TaskStateReady:
 			inFlight++
-			if allStopped(s.old) {
+			if !s.stopping && allStopped(s.old) {
 				step.Start = append(step.Start, cur.ID)
 			}
 			continue
