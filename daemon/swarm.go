@@ -300,12 +300,38 @@ func (d *Daemon) SwarmLeave(ctx context.Context, force bool) error {
 		return apierr.Unavailablef("%s", d.leaveWarningLocked())
 	}
 	d.stopNodeLocked()
+	d.removeTaskContainers(ctx)
 	if err := os.RemoveAll(d.swarmDir()); err != nil {
 		return fmt.Errorf("removing swarm state: %w", err)
 	}
 	d.state, d.creds, d.swarmErr = nil, nil, ""
 	d.logger.Info("left the swarm")
 	return nil
+}
+
+// removeTaskContainers kills and removes every container of this node's tasks, as docker
+// does when a node leaves: no manager will ever tell this node about them again, and the
+// cluster has already rescheduled them elsewhere. The agent is stopped, so none of them is
+// in use. A container that cannot be removed is logged, not fatal to leaving.
+func (d *Daemon) removeTaskContainers(ctx context.Context) {
+	if d.executor == nil {
+		return
+	}
+	containers, err := d.executor.List(ctx)
+	if err != nil {
+		d.logger.Warn("listing task containers to remove on leave", "err", err)
+		return
+	}
+	for _, c := range containers {
+		ctrl, err := d.executor.Controller(&swarm.Task{ID: c.ID})
+		if err == nil {
+			err = ctrl.Remove(ctx)
+			ctrl.Close()
+		}
+		if err != nil {
+			d.logger.Warn("removing a task container on leave", "container", c.ID, "err", err)
+		}
+	}
 }
 
 // leaveWarningLocked is Docker's refusal text for a manager leaving without --force.
