@@ -15,9 +15,10 @@
 //   - Addresses. Every network has one address space shared by its gateway (the first usable
 //     address unless --gateway says otherwise), its tasks' IPs and its services' VIPs. The
 //     network, gateway and broadcast addresses are never handed out. [Allocator.Allocate]
-//     is idempotent per owner and walks a round-robin cursor, so an address just released
-//     is the last one handed out again: a peer that still caches the old owner's MAC or a
-//     DNS answer then has the whole cycle of the subnet to notice.
+//     is idempotent per owner and walks a round-robin cursor, so a released address is
+//     handed out again only when the cursor comes round to it: the free addresses are used
+//     in turn, and a peer that still caches the old owner's MAC or a DNS answer has most
+//     of a cycle through the subnet to notice.
 //   - Ports. Ingress-mode published ports are unique per protocol across the whole cluster,
 //     because the routing mesh listens on every node. Auto-assigned ones come from
 //     30000–32767, with a round-robin cursor as well. Host-mode published ports are not
@@ -35,8 +36,7 @@
 //
 // # After a leader change
 //
-// The reference rebuilt its allocator from the store badly and handed out duplicate IPs
-// after failovers. Here a new leader calls [Allocator.Rebuild] with a [State] read from its
+// The reference handed out duplicate IPs after failovers. Here a new leader calls [Allocator.Rebuild] with a [State] read from its
 // store before it allocates anything. Rebuild is deterministic (it sorts its input), never
 // records one address, subnet or port for two holders, and reports every such duplicate,
 // and every record it cannot place, as a [Problem] naming the object that lost, so the
@@ -58,8 +58,15 @@
 //	                            per s.Endpoint.Ports entry (host-mode ones are skipped)}
 //	swarm.Task t     → TaskState{ID: t.ID, Addresses: one Attachment{Network: a.Network.ID,
 //	                     Addr: addr} per address of each t.NetworksAttachments entry}
-//	                   (only tasks that still hold their addresses: leave out tasks whose
-//	                    resources the leader has already released)
+//	                   (only tasks that still hold their addresses; see below)
+//
+// Which tasks hold addresses must be a function of the stored state, so that the old and
+// the new leader agree on it: the leader releases a task's addresses when the task's
+// observed state becomes terminal (complete, shutdown, failed, rejected, orphaned), and
+// Rebuild must be given exactly the tasks whose observed state is not terminal. Task
+// history keeps its NetworksAttachments for display; passing it in would report its old
+// addresses as duplicates of the tasks that reuse them. A task whose desired state is
+// shutdown but that still runs keeps its address: the container still uses it.
 //
 // Where the allocator's round-robin cursors stood is not part of the swarm objects; a
 // rebuilt allocator continues right after the highest address (and auto port) in use, unless
