@@ -2,6 +2,7 @@ package controlapi
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"time"
 
@@ -9,6 +10,8 @@ import (
 
 	"github.com/shoal/shoal/internal/apierr"
 	"github.com/shoal/shoal/internal/ids"
+	"github.com/shoal/shoal/manager/orchestrator"
+	"github.com/shoal/shoal/manager/orchestrator/update"
 	"github.com/shoal/shoal/manager/store"
 )
 
@@ -75,7 +78,7 @@ func (a *API) CreateService(ctx context.Context, spec swarm.ServiceSpec) (string
 }
 
 // UpdateService replaces a service's spec at version (or, with rollback, returns it to
-// its previous spec) and starts a rolling update.
+// its previous spec) and starts a rolling update, unless the change only scales.
 func (a *API) UpdateService(ctx context.Context, ref string, version uint64, spec swarm.ServiceSpec, rollback bool) error {
 	svc, err := a.ResolveService(ref)
 	if err != nil {
@@ -101,11 +104,34 @@ func (a *API) UpdateService(ctx context.Context, ref string, version uint64, spe
 		}
 		spec = WithDefaults(spec)
 		svc.UpdateStatus = &swarm.UpdateStatus{State: swarm.UpdateStateUpdating, StartedAt: &now, Message: "update in progress"}
+		if a.onlyScales(svc, spec) {
+			// As in swarmkit, a scale starts no rolling update and clears the last one's
+			// status. An update here would complete at once, before the new replicas
+			// even exist, and clients waiting for convergence (docker service scale)
+			// would take that "completed" for the end of the scale.
+			svc.UpdateStatus = nil
+		}
 	}
 	previous := svc.Spec
 	svc.PreviousSpec = &previous
 	svc.Spec = spec
 	return a.store.Write(ctx, store.Action{Op: store.OpUpdate, Service: svc})
+}
+
+// onlyScales says whether spec changes svc's replica count and no live task would be
+// replaced: the reconciler alone carries such a change out.
+func (a *API) onlyScales(svc *swarm.Service, spec swarm.ServiceSpec) bool {
+	if svc.Spec.Mode.Replicated == nil || spec.Mode.Replicated == nil ||
+		reflect.DeepEqual(svc.Spec.Mode.Replicated.Replicas, spec.Mode.Replicated.Replicas) {
+		return false
+	}
+	next := &swarm.Service{ID: svc.ID, Spec: spec}
+	for _, t := range a.store.TasksOfService(svc.ID) {
+		if orchestrator.Live(t) && !update.IsCurrent(next, t) {
+			return false
+		}
+	}
+	return true
 }
 
 // RemoveService deletes a service and marks its tasks for removal; agents stop them
