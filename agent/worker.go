@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/moby/moby/api/types/swarm"
@@ -33,7 +34,7 @@ type Worker struct {
 	cfg    WorkerConfig
 	client *clusterapi.Client
 
-	target int // index into Managers() of the manager we ask
+	target atomic.Int64 // index into Managers() of the manager we ask; used by two goroutines
 
 	mu      sync.Mutex // guards runners
 	runners map[string]*taskRunner
@@ -65,10 +66,10 @@ func (w *Worker) managerAddr() string {
 	if len(ms) == 0 {
 		return ""
 	}
-	return ms[w.target%len(ms)].Addr
+	return ms[int(w.target.Load()%int64(len(ms)))].Addr
 }
 
-func (w *Worker) nextManager() { w.target++ }
+func (w *Worker) nextManager() { w.target.Add(1) }
 
 // Run fetches assignments and reconciles the node's containers with them until ctx ends.
 // Containers keep running when it returns (a daemon restart re-adopts them).

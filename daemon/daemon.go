@@ -118,7 +118,9 @@ func New(cfg Config) (*Daemon, error) {
 // Run serves the API and runs the node until ctx ends. Leaving ctx ends the node's
 // processes but keeps its membership: the next Run resumes it.
 func (d *Daemon) Run(ctx context.Context) error {
+	d.mu.Lock()
 	d.ctx = ctx
+	d.mu.Unlock()
 	ln, err := listenUnix(d.cfg.Host)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -46,7 +47,10 @@ func startTestNode(t *testing.T, name, ip string) *testNode {
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &testNode{d: d, addr: ip + ":2377", cancel: cancel, done: make(chan struct{}), exec: fake}
 	go func() { defer close(n.done); _ = d.Run(ctx) }()
-	waitUntil(t, 5*time.Second, name+" to serve", func() bool { return d.ctx != nil })
+	waitUntil(t, 5*time.Second, name+" to serve", func() bool {
+		_, err := os.Stat(filepath.Join(dir, "shoal.sock"))
+		return err == nil
+	})
 	t.Cleanup(n.stop)
 	return n
 }
