@@ -44,6 +44,10 @@ type Step struct {
 	NextAt time.Time
 }
 
+// settleTime is how long a replacement must have been running before the next slot is
+// replaced, so a task that exits at once is seen failing before the update moves on.
+const settleTime = time.Second
+
 // slotKey groups a replicated service's tasks by slot and a global one's by node.
 func slotKey(svc *swarm.Service, t *swarm.Task) string {
 	if svc.Spec.Mode.Global != nil {
@@ -144,7 +148,11 @@ func Plan(in Input) Step {
 			step.NextAt = t
 		}
 	}
-	inFlight, dirty, failures, total := 0, []*slot{}, 0, 0
+	// inFlight counts replacements not yet running (they use up the parallelism);
+	// monitoring counts running ones still inside their monitor window (they hold off
+	// completion, and a failure among them still counts, but they do not slow the
+	// update down: as in the reference, the monitor window is watched in the background).
+	inFlight, monitoring, dirty, failures, total := 0, 0, []*slot{}, 0, 0
 	var lastProgress time.Time
 	var failedTask *swarm.Task
 	for _, k := range keys {
@@ -188,8 +196,11 @@ func Plan(in Input) Step {
 			if runningSince.After(lastProgress) {
 				lastProgress = runningSince
 			}
-			if end := runningSince.Add(cfg.Monitor); now.Before(end) {
-				inFlight++
+			if end := runningSince.Add(min(cfg.Monitor, settleTime)); now.Before(end) {
+				inFlight++ // a task that dies at once usually does so within this time
+				soon(end)
+			} else if end := runningSince.Add(cfg.Monitor); now.Before(end) {
+				monitoring++
 				soon(end)
 			}
 		}
@@ -213,7 +224,7 @@ func Plan(in Input) Step {
 		return step
 	}
 
-	if len(dirty) == 0 && inFlight == 0 && len(step.Shutdown) == 0 {
+	if len(dirty) == 0 && inFlight == 0 && monitoring == 0 && len(step.Shutdown) == 0 {
 		done := now
 		st := &swarm.UpdateStatus{State: swarm.UpdateStateCompleted, StartedAt: svc.UpdateStatus.StartedAt, CompletedAt: &done, Message: "update completed"}
 		if rollback {

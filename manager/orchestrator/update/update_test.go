@@ -78,8 +78,20 @@ func TestStartFirstAndMonitor(t *testing.T) {
 	if len(step.Shutdown) != 1 || step.Shutdown[0] != "a" {
 		t.Fatalf("once the replacement runs: shutdown = %v, want [a]", step.Shutdown)
 	}
-	if len(step.Create) != 0 || !step.NextAt.Equal(t0.Add(6*time.Second)) {
-		t.Fatalf("inside the monitor window: create %d, next %v; want none and the window's end", len(step.Create), step.NextAt)
+	// The monitor window is watched in the background: the next slot goes now, and the
+	// planner looks again when the window ends.
+	if len(step.Create) != 1 || step.Create[0].Slot != 2 || !step.NextAt.Equal(t0.Add(6*time.Second)) {
+		t.Fatalf("inside the monitor window: create %+v, next %v; want slot 2 and the window's end", step.Create, step.NextAt)
+	}
+	var last []*swarm.Task
+	for i, id := range []string{"a", "b", "c"} {
+		last = append(last, task(id, i+1, "app:2", swarm.TaskStateRunning, swarm.TaskStateRunning, t0, t0.Add(10*time.Second)))
+	}
+	if step := Plan(Input{Service: svc, Tasks: last, Now: t0.Add(12 * time.Second)}); step.Status != nil {
+		t.Fatalf("completed inside the last monitor window: %+v", step.Status)
+	}
+	if step := Plan(Input{Service: svc, Tasks: last, Now: t0.Add(16 * time.Second)}); step.Status == nil || step.Status.State != swarm.UpdateStateCompleted {
+		t.Fatalf("after the monitor window: %+v, want completed", step.Status)
 	}
 }
 
