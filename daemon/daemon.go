@@ -417,8 +417,13 @@ func (d *Daemon) manager() (*manager.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Without a leader there is nothing to catch up with: answer at once (reads from the
+	// local state; writes fail fast for want of quorum).
 	deadline := time.Now().Add(5 * time.Second)
-	for !m.Raft().CaughtUp() && time.Now().Before(deadline) {
+	for time.Now().Before(deadline) {
+		if id, _ := m.Raft().Leader(); id == "" || m.Raft().CaughtUp() {
+			break
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	return m, nil

@@ -56,7 +56,7 @@ func (n *Node) raftError(op string, err error) error {
 	case errors.Is(err, hraft.ErrNotLeader):
 		return unavailable(err, "%s failed: this manager stopped being the leader first; retry, the new leader will take it", op)
 	case errors.Is(err, hraft.ErrLeadershipLost):
-		return unavailable(err, "%s failed: this manager lost leadership before a majority of managers confirmed it; the change may or may not have been applied, check before retrying", op)
+		return unavailable(err, "%s failed: this manager lost leadership before a majority of managers confirmed it (quorum lost, or a new election); the change may or may not have been applied, check before retrying", op)
 	case errors.Is(err, hraft.ErrLeadershipTransferInProgress):
 		return unavailable(err, "%s failed: leadership is being handed to another manager; retry in a moment", op)
 	case errors.Is(err, hraft.ErrEnqueueTimeout):
