@@ -108,4 +108,6 @@ type ImageBackend interface {
 	// name@digest, possibly with slashes ("library/sleepy:1").
 	ImageRemove(ctx context.Context, ref string, force, noPrune bool) ([]image.DeleteResponse, error)
 	DistributionInspect(ctx context.Context, ref string) (registry.DistributionInspect, error)
+	// ImageInspect describes one image (`docker image inspect`).
+	ImageInspect(ctx context.Context, ref string) (image.InspectResponse, error)
 }

@@ -19,6 +19,7 @@ func (s *server) imageRoutes() []route {
 		{http.MethodPost, "/images/load", s.imageLoad},
 		{http.MethodGet, "/images/json", s.imageList},
 		{http.MethodDelete, "/images/{name...}", s.imageRemove},
+		{http.MethodGet, "/images/{name...}", s.imageInspect},
 		{http.MethodGet, "/distribution/{name...}", s.distributionInspect},
 	}
 	if s.images == nil {
@@ -184,6 +185,19 @@ func (s *server) imageRemove(w http.ResponseWriter, r *http.Request) error {
 		deleted = []image.DeleteResponse{}
 	}
 	return writeJSON(w, http.StatusOK, deleted)
+}
+
+// imageInspect serves GET /images/{name}/json, where name may hold slashes and a tag.
+func (s *server) imageInspect(w http.ResponseWriter, r *http.Request) error {
+	ref, ok := strings.CutSuffix(r.PathValue("name"), "/json")
+	if !ok || ref == "" {
+		return apierr.NotFoundf("page not found")
+	}
+	img, err := s.images.ImageInspect(r.Context(), ref)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, img)
 }
 
 // distributionInspect serves /distribution/{name}/json, where name may hold slashes. The

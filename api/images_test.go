@@ -76,6 +76,16 @@ func (f *fakeBackend) DistributionInspect(_ context.Context, ref string) (regist
 	return inspect, err
 }
 
+func (f *fakeBackend) ImageInspect(_ context.Context, ref string) (image.InspectResponse, error) {
+	if err := f.record("ImageInspect", ref); err != nil {
+		return image.InspectResponse{}, err
+	}
+	if ref == "ghost" {
+		return image.InspectResponse{}, apierr.NotFoundf("No such image: %s", ref)
+	}
+	return image.InspectResponse{ID: "sha256:5a1e", RepoTags: []string{ref}}, nil
+}
+
 func TestImageRouting(t *testing.T) {
 	tests := []struct {
 		method, target, body string
@@ -100,9 +110,9 @@ func TestImageRouting(t *testing.T) {
 		{"DELETE", "/images/", "", 404, ""},
 		{"GET", "/distribution/sleepy", "", 404, ""},
 		{"GET", "/distribution/json", "", 404, ""},
-		{"GET", "/images/sleepy/json", "", 405, ""},
+		{"GET", "/images/sleepy/json", "", 200, ""},
 		{"POST", "/images/json", "", 405, ""},
-		{"GET", "/images/create", "", 405, ""},
+		{"GET", "/images/create", "", 404, ""},
 		{"DELETE", "/distribution/sleepy/json", "", 405, ""},
 	}
 	for _, tt := range tests {

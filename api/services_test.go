@@ -204,8 +204,8 @@ func TestAllowHeaderListsTheMethodsOfThePath(t *testing.T) {
 		"/services/web":        "GET, HEAD, DELETE",
 		"/services/create":     "GET, HEAD, POST, DELETE", // also /services/{id}, as in Docker
 		"/v1.51/tasks":         "GET, HEAD",
-		"/images/sleepy:1":     "DELETE",
-		"/images/load":         "POST, DELETE",
+		"/images/sleepy:1":     "GET, HEAD, DELETE",
+		"/images/load":         "GET, HEAD, POST, DELETE",
 		"/distribution/a/json": "GET, HEAD",
 	} {
 		rec := do(t, h, "PUT", target, "")

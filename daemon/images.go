@@ -181,3 +181,35 @@ func hasPath(env []string) bool {
 	}
 	return false
 }
+
+// ImageInspect describes one of the node's images as `docker image inspect` shows it.
+func (d *Daemon) ImageInspect(ctx context.Context, ref string) (imagetypes.InspectResponse, error) {
+	img, err := d.images.Resolve(ref)
+	if err != nil {
+		return imagetypes.InspectResponse{}, err
+	}
+	cfg := img.Config
+	resp := imagetypes.InspectResponse{
+		ID:           img.ID.String(),
+		RepoTags:     orEmpty(img.RepoTags),
+		RepoDigests:  orEmpty(img.RepoDigests),
+		Created:      img.Created.UTC().Format(time.RFC3339Nano),
+		Size:         img.Size,
+		Os:           img.OS,
+		Architecture: img.Architecture,
+		Variant:      img.Variant,
+		Config:       &cfg,
+	}
+	resp.RootFS.Type = "layers"
+	for _, l := range img.Layers {
+		resp.RootFS.Layers = append(resp.RootFS.Layers, l.String())
+	}
+	return resp, nil
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
