@@ -113,3 +113,25 @@ func writeJSONArray(out io.Writer, raws [][]byte, compact bool) error {
 	_, err = buf.WriteTo(out)
 	return err
 }
+
+// writePretty renders every object through a pretty template, each as view(obj) shows it,
+// and writes the whole output only when all of them could be fetched.
+func writePretty(g *Globals, refs []string, get inspectGetter, templateText string, view func(any) any) error {
+	tmpl, err := parseTemplate(templateText)
+	if err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	for _, ref := range refs {
+		obj, _, err := get(ref)
+		if err != nil {
+			return err
+		}
+		if err := tmpl.Execute(&out, view(obj)); err != nil {
+			return err
+		}
+		out.WriteByte('\n')
+	}
+	_, err = out.WriteTo(g.Out)
+	return err
+}

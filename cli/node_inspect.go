@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -126,23 +125,9 @@ func runNodeInspect(ctx context.Context, g *Globals, refs []string, opts nodeIns
 // writeNodesPretty prints nodes in the human form. Like docker, it prints nothing if any
 // node cannot be fetched.
 func writeNodesPretty(g *Globals, refs []string, get inspectGetter) error {
-	tmpl, err := parseTemplate(nodeInspectPrettyTemplate)
-	if err != nil {
-		return err
-	}
-	var out bytes.Buffer
-	for _, ref := range refs {
-		obj, _, err := get(ref)
-		if err != nil {
-			return err
-		}
-		if err := tmpl.Execute(&out, &nodePrettyView{Node: obj.(swarm.Node)}); err != nil {
-			return err
-		}
-		out.WriteByte('\n')
-	}
-	_, err = out.WriteTo(g.Out)
-	return err
+	return writePretty(g, refs, get, nodeInspectPrettyTemplate, func(obj any) any {
+		return &nodePrettyView{Node: obj.(swarm.Node)}
+	})
 }
 
 // nodePrettyView holds the values the pretty template shows. Its methods shadow the

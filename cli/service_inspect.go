@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -255,23 +254,9 @@ func runServiceInspect(ctx context.Context, g *Globals, refs []string, opts serv
 // writeServicesPretty prints services in the human form. Like docker, it prints nothing
 // if any service cannot be fetched.
 func writeServicesPretty(g *Globals, refs []string, get inspectGetter) error {
-	tmpl, err := parseTemplate(serviceInspectPrettyTemplate)
-	if err != nil {
-		return err
-	}
-	var out bytes.Buffer
-	for _, ref := range refs {
-		obj, _, err := get(ref)
-		if err != nil {
-			return err
-		}
-		if err := tmpl.Execute(&out, newServicePrettyView(obj.(swarm.Service))); err != nil {
-			return err
-		}
-		out.WriteByte('\n')
-	}
-	_, err = out.WriteTo(g.Out)
-	return err
+	return writePretty(g, refs, get, serviceInspectPrettyTemplate, func(obj any) any {
+		return newServicePrettyView(obj.(swarm.Service))
+	})
 }
 
 // servicePrettyView holds the values the pretty template shows.

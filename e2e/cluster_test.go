@@ -31,20 +31,13 @@ func TestCluster(t *testing.T) {
 	t.Logf("lab up: 3 managers + 2 workers in %s", time.Since(started).Round(time.Millisecond))
 	c := &clusterLab{l: l, managers: []string{"manager-1", "manager-2", "manager-3"}}
 
-	for _, step := range []struct {
-		name string
-		run  func(*testing.T)
-	}{
+	runSteps(t, []step{
 		{"forms", c.forms},
 		{"leader-failover", c.leaderFailover},
 		{"killed-worker", c.killedWorker},
 		{"promote-demote-rm", c.promoteDemoteRemove},
 		{"restart-every-daemon", c.restartEveryDaemon},
-	} {
-		if !t.Run(step.name, step.run) {
-			t.Fatalf("%s failed; the later steps need the state it leaves, so they do not run", step.name)
-		}
-	}
+	})
 }
 
 // clusterLab is the shared lab and what the steps learn about it.

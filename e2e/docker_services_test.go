@@ -43,10 +43,7 @@ func TestDockerServices(t *testing.T) {
 	d := &dockerServices{l: l, bin: dockerBin, config: t.TempDir(), images: images, imageIDs: map[string]string{}}
 	d.waitNodesReady(t)
 
-	for _, step := range []struct {
-		name string
-		run  func(*testing.T)
-	}{
+	runSteps(t, []step{
 		{"import", d.importImages},
 		{"create", d.create},
 		{"ls-ps-inspect", d.listAndInspect},
@@ -56,11 +53,7 @@ func TestDockerServices(t *testing.T) {
 		{"logs", d.logs},
 		{"node-ps", d.nodePS},
 		{"rm", d.remove},
-	} {
-		if !t.Run(step.name, step.run) {
-			t.Fatalf("%s failed; the later steps need the state it leaves, so they do not run", step.name)
-		}
-	}
+	})
 	t.Logf("docker services walk done in %s; timings:\n  %s", time.Since(started).Round(time.Millisecond), strings.Join(d.timings, "\n  "))
 }
 

@@ -181,3 +181,20 @@ func mountPoints() []mountPoint {
 	}
 	return out
 }
+
+// step is one ordered subtest of a walk that shares a lab.
+type step struct {
+	name string
+	run  func(*testing.T)
+}
+
+// runSteps runs the steps in order and stops at the first failure: each later step needs
+// the state the ones before it leave.
+func runSteps(t *testing.T, steps []step) {
+	t.Helper()
+	for _, s := range steps {
+		if !t.Run(s.name, s.run) {
+			t.Fatalf("%s failed; the later steps need the state it leaves, so they do not run", s.name)
+		}
+	}
+}

@@ -39,10 +39,7 @@ func TestServices(t *testing.T) {
 	s := newServicesLab(t, l)
 	s.loadImages(t, filepath.Join(images, "sleepy-1.docker.tar"), filepath.Join(images, "sleepy-2.docker.tar"))
 
-	for _, step := range []struct {
-		name string
-		run  func(*testing.T)
-	}{
+	runSteps(t, []step{
 		{"create-spreads", s.createSpreads},
 		{"scale-up", s.scaleUp},
 		{"drain-and-pause", s.drainAndPause},
@@ -53,11 +50,7 @@ func TestServices(t *testing.T) {
 		{"global-mode", s.globalMode},
 		{"bad-input", s.badInput},
 		{"rm-leaves-nothing", s.rmLeavesNothing},
-	} {
-		if !t.Run(step.name, step.run) {
-			t.Fatalf("%s failed; the later steps need the state it leaves, so they do not run", step.name)
-		}
-	}
+	})
 	t.Logf("services walk done in %s", time.Since(started).Round(time.Millisecond))
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/shoal/shoal/ca"
 	"github.com/shoal/shoal/clusterapi"
 	"github.com/shoal/shoal/internal/apierr"
+	"github.com/shoal/shoal/manager/orchestrator"
 	"github.com/shoal/shoal/manager/store"
 )
 
@@ -112,19 +113,11 @@ func statusChanged(a, b swarm.TaskStatus) bool {
 		(a.ContainerStatus == nil) != (b.ContainerStatus == nil)
 }
 
-// taskStateOrder ranks the observed states in the order a task lives through them.
-var taskStateOrder = map[swarm.TaskState]int{
-	swarm.TaskStateNew: 0, swarm.TaskStatePending: 1, swarm.TaskStateAssigned: 2,
-	swarm.TaskStateAccepted: 3, swarm.TaskStatePreparing: 4, swarm.TaskStateReady: 5,
-	swarm.TaskStateStarting: 6, swarm.TaskStateRunning: 7,
-	swarm.TaskStateComplete: 8, swarm.TaskStateShutdown: 8, swarm.TaskStateFailed: 8,
-	swarm.TaskStateRejected: 8, swarm.TaskStateOrphaned: 8, swarm.TaskStateRemove: 8,
-}
-
 // StateMovesForward says whether a task may go from one observed state to the next:
-// only forward, and never out of a terminal state.
+// only forward, and never out of an end state.
 func StateMovesForward(from, to swarm.TaskState) bool {
-	f, ok1 := taskStateOrder[from]
-	t, ok2 := taskStateOrder[to]
-	return ok1 && ok2 && t > f
+	if orchestrator.Ended(&swarm.Task{Status: swarm.TaskStatus{State: from}}) {
+		return false
+	}
+	return orchestrator.Rank(to) > orchestrator.Rank(from)
 }
