@@ -447,3 +447,5 @@ var (
 	_ api.ServiceBackend = (*Daemon)(nil)
 	_ api.ImageBackend   = (*Daemon)(nil)
 )
+
+var _ api.NetworkBackend = (*Daemon)(nil)

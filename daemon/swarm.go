@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"time"
 
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
 
 	"github.com/shoal/shoal/api"
@@ -18,6 +20,7 @@ import (
 	"github.com/shoal/shoal/internal/apierr"
 	"github.com/shoal/shoal/internal/ids"
 	"github.com/shoal/shoal/manager"
+	"github.com/shoal/shoal/manager/controlapi"
 	"github.com/shoal/shoal/manager/dispatcher"
 	"github.com/shoal/shoal/manager/store"
 )
@@ -91,6 +94,17 @@ func (d *Daemon) SwarmInit(ctx context.Context, req swarm.InitRequest) (string, 
 	cluster.JoinTokens = swarm.JoinTokens{Worker: workerToken, Manager: managerToken}
 	cluster.DataPathPort = 4789
 	cluster.SubnetSize = 24
+	if req.SubnetSize != 0 {
+		cluster.SubnetSize = req.SubnetSize
+	}
+	cluster.DefaultAddrPool = req.DefaultAddrPool
+	if len(cluster.DefaultAddrPool) == 0 {
+		cluster.DefaultAddrPool = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	}
+	ingress, err := controlapi.NewNetwork(network.CreateRequest{Name: "ingress", Ingress: true}, nil, cluster.DefaultAddrPool, cluster.SubnetSize)
+	if err != nil {
+		return "", err
+	}
 	d.nodeAddr.Store(advertise)
 	node := &swarm.Node{
 		ID:            nodeID,
@@ -117,7 +131,7 @@ func (d *Daemon) SwarmInit(ctx context.Context, req swarm.InitRequest) (string, 
 	if err := ca.SaveNodeCredentials(d.certDir(), root.CertPEM, certPEM, keyPEM); err != nil {
 		return fail(err)
 	}
-	if err := d.startManagerLocked(&manager.Bootstrap{Cluster: cluster, Node: node}, false); err != nil {
+	if err := d.startManagerLocked(&manager.Bootstrap{Cluster: cluster, Node: node, Networks: []*swarm.Network{ingress}}, false); err != nil {
 		return fail(err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)

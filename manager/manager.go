@@ -57,8 +57,9 @@ type Config struct {
 
 // Bootstrap holds the objects `swarm init` creates.
 type Bootstrap struct {
-	Cluster *store.Cluster
-	Node    *swarm.Node
+	Cluster  *store.Cluster
+	Node     *swarm.Node
+	Networks []*swarm.Network // the ingress network
 }
 
 // Manager is one running manager.
@@ -225,9 +226,11 @@ func (m *Manager) runLeader(ctx context.Context) {
 	}
 	if b := m.cfg.Bootstrap; b != nil {
 		if _, err := m.store.Cluster(); err != nil {
-			if err := m.store.Write(ctx,
-				store.Action{Op: store.OpCreate, Cluster: b.Cluster},
-				store.Action{Op: store.OpCreate, Node: b.Node}); err != nil {
+			actions := []store.Action{{Op: store.OpCreate, Cluster: b.Cluster}, {Op: store.OpCreate, Node: b.Node}}
+			for _, n := range b.Networks {
+				actions = append(actions, store.Action{Op: store.OpCreate, Network: n})
+			}
+			if err := m.store.Write(ctx, actions...); err != nil {
 				m.logger.Error("writing the new swarm's first objects", "err", err)
 			}
 		}

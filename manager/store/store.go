@@ -59,6 +59,7 @@ type Action struct {
 	RemovedNode *RemovedNode   `json:",omitempty"`
 	Service     *swarm.Service `json:",omitempty"`
 	Task        *swarm.Task    `json:",omitempty"`
+	Network     *swarm.Network `json:",omitempty"`
 }
 
 // proposal is what travels through Raft: a batch of actions applied atomically, stamped
@@ -74,6 +75,7 @@ const (
 	tableRemoved  = "removed"
 	tableServices = "services"
 	tableTasks    = "tasks"
+	tableNetworks = "networks"
 )
 
 func schema() *memdb.DBSchema {
@@ -88,7 +90,11 @@ func schema() *memdb.DBSchema {
 		tableRemoved: {Name: tableRemoved, Indexes: byID()},
 		tableServices: {Name: tableServices, Indexes: map[string]*memdb.IndexSchema{
 			"id":   {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
-			"name": {Name: "name", Unique: true, Indexer: &serviceNameIndex{}},
+			"name": {Name: "name", Unique: true, Indexer: &nameIndex{}},
+		}},
+		tableNetworks: {Name: tableNetworks, Indexes: map[string]*memdb.IndexSchema{
+			"id":   {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+			"name": {Name: "name", Unique: true, Indexer: &nameIndex{}},
 		}},
 		tableTasks: {Name: tableTasks, Indexes: map[string]*memdb.IndexSchema{
 			"id":      {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
@@ -198,6 +204,13 @@ func applyAction(txn *memdb.Txn, index uint64, at time.Time, a Action) error {
 		}
 	case a.Task != nil:
 		table, id, meta, obj = tableTasks, a.Task.ID, &a.Task.Meta, a.Task
+	case a.Network != nil:
+		table, id, meta, obj = tableNetworks, a.Network.ID, &a.Network.Meta, a.Network
+		if a.Op == OpCreate {
+			if other, _ := txn.First(tableNetworks, "name", a.Network.Spec.Name); other != nil {
+				return apierr.Conflictf("network with name %s already exists", a.Network.Spec.Name)
+			}
+		}
 	default:
 		return apierr.Invalidf("proposal action %q names no object", a.Op)
 	}
@@ -248,6 +261,8 @@ func metaOf(obj any) swarm.Meta {
 		return o.Meta
 	case *swarm.Task:
 		return o.Meta
+	case *swarm.Network:
+		return o.Meta
 	}
 	return swarm.Meta{}
 }
@@ -262,6 +277,8 @@ func kindName(table string) string {
 		return "service"
 	case tableTasks:
 		return "task"
+	case tableNetworks:
+		return "network"
 	}
 	return table
 }
@@ -273,6 +290,7 @@ type snapshot struct {
 	Removed  []*RemovedNode
 	Services []*swarm.Service
 	Tasks    []*swarm.Task
+	Networks []*swarm.Network
 }
 
 // Snapshot serializes the whole store (for Raft snapshots).
@@ -284,6 +302,7 @@ func (s *Store) Snapshot() ([]byte, error) {
 	snap.Removed = all[*RemovedNode](tx, tableRemoved)
 	snap.Services = all[*swarm.Service](tx, tableServices)
 	snap.Tasks = all[*swarm.Task](tx, tableTasks)
+	snap.Networks = all[*swarm.Network](tx, tableNetworks)
 	return json.Marshal(snap)
 }
 
@@ -320,6 +339,11 @@ func (s *Store) Restore(data []byte) error {
 	}
 	for _, o := range snap.Tasks {
 		if err := txn.Insert(tableTasks, o); err != nil {
+			return err
+		}
+	}
+	for _, o := range snap.Networks {
+		if err := txn.Insert(tableNetworks, o); err != nil {
 			return err
 		}
 	}
@@ -435,24 +459,30 @@ func (s *Store) UpdateCluster(ctx context.Context, change func(*Cluster) error) 
 	}
 }
 
-// serviceNameIndex indexes services by Spec.Name (names are unique cluster-wide).
-type serviceNameIndex struct{}
+// nameIndex indexes services and networks by Spec.Name (unique cluster-wide).
+type nameIndex struct{}
 
-func (serviceNameIndex) FromObject(obj any) (bool, []byte, error) {
-	svc, ok := obj.(*swarm.Service)
-	if !ok || svc.Spec.Name == "" {
+func (nameIndex) FromObject(obj any) (bool, []byte, error) {
+	var name string
+	switch o := obj.(type) {
+	case *swarm.Service:
+		name = o.Spec.Name
+	case *swarm.Network:
+		name = o.Spec.Name
+	}
+	if name == "" {
 		return false, nil, nil
 	}
-	return true, []byte(svc.Spec.Name + "\x00"), nil
+	return true, []byte(name + "\x00"), nil
 }
 
-func (serviceNameIndex) FromArgs(args ...any) ([]byte, error) {
+func (nameIndex) FromArgs(args ...any) ([]byte, error) {
 	if len(args) != 1 {
-		return nil, fmt.Errorf("service name index takes one argument")
+		return nil, fmt.Errorf("name index takes one argument")
 	}
 	name, ok := args[0].(string)
 	if !ok {
-		return nil, fmt.Errorf("service name must be a string, not %T", args[0])
+		return nil, fmt.Errorf("name must be a string, not %T", args[0])
 	}
 	return []byte(name + "\x00"), nil
 }
@@ -523,4 +553,27 @@ func cloneAll[T any](in []*T, id func(*T) string) []*T {
 	}
 	sort.Slice(out, func(i, j int) bool { return id(out[i]) < id(out[j]) })
 	return out
+}
+
+// Networks returns every network, sorted by ID.
+func (s *Store) Networks() []*swarm.Network {
+	return cloneAll(all[*swarm.Network](s.memdb().Txn(false), tableNetworks), func(v *swarm.Network) string { return v.ID })
+}
+
+// Network returns the network with that exact ID.
+func (s *Store) Network(id string) (*swarm.Network, error) {
+	o, err := s.memdb().Txn(false).First(tableNetworks, "id", id)
+	if err != nil || o == nil {
+		return nil, apierr.NotFoundf("network %s not found", id)
+	}
+	return clone(o.(*swarm.Network)), nil
+}
+
+// NetworkByName returns the network with that name.
+func (s *Store) NetworkByName(name string) (*swarm.Network, error) {
+	o, err := s.memdb().Txn(false).First(tableNetworks, "name", name)
+	if err != nil || o == nil {
+		return nil, apierr.NotFoundf("network %s not found", name)
+	}
+	return clone(o.(*swarm.Network)), nil
 }
