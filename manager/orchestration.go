@@ -20,9 +20,19 @@ import (
 // rolling updates, then place pending tasks. It runs on every store change and when a
 // restart delay or update step comes due. Leader only.
 func (m *Manager) runOrchestration(ctx context.Context) {
+	na, problems, err := newNetAlloc(m.store)
+	if err != nil {
+		m.logger.Error("cannot rebuild the address allocator; networks will not be allocated", "err", err)
+	}
+	for _, p := range problems {
+		m.logger.Warn("address allocation conflict found in the swarm state", "problem", p.Error())
+	}
 	for {
 		changed := m.store.Changed()
 		next := m.orchestrateOnce(ctx)
+		if na != nil {
+			m.allocateOnce(ctx, na)
+		}
 		m.scheduleOnce(ctx)
 		wait := time.Second
 		if !next.IsZero() {
@@ -149,16 +159,33 @@ func (m *Manager) applyPlan(ctx context.Context, svc *swarm.Service, plan orches
 // scheduleOnce places every pending task, or records why it cannot be placed.
 func (m *Manager) scheduleOnce(ctx context.Context) {
 	tasks := m.store.Tasks()
+	services := m.store.Services()
+	byRef := map[string]*swarm.Network{}
+	var ingress *swarm.Network
+	for _, n := range m.store.Networks() {
+		byRef[n.ID], byRef[n.Spec.Name] = n, n
+		if n.Spec.Ingress {
+			ingress = n
+		}
+	}
+	wants := map[string][]*swarm.Network{}
+	for _, s := range services {
+		wants[s.ID] = serviceNetworks(s, byRef, ingress)
+	}
 	var pending []*swarm.Task
 	for _, t := range tasks {
-		if orchestrator.Live(t) && (t.Status.State == swarm.TaskStateNew || t.Status.State == swarm.TaskStatePending) {
-			pending = append(pending, t)
+		if !orchestrator.Live(t) || (t.Status.State != swarm.TaskStateNew && t.Status.State != swarm.TaskStatePending) {
+			continue
 		}
+		if want := wants[t.ServiceID]; len(want) > 0 && !attached(t, want) {
+			continue // its addresses come first
+		}
+		pending = append(pending, t)
 	}
 	if len(pending) == 0 {
 		return
 	}
-	decisions := scheduler.Schedule(scheduler.SnapshotOf(m.store.Nodes(), tasks, m.store.Services()), pending)
+	decisions := scheduler.Schedule(scheduler.SnapshotOf(m.store.Nodes(), tasks, services), pending)
 	byID := map[string]*swarm.Task{}
 	for _, t := range pending {
 		byID[t.ID] = t

@@ -69,6 +69,12 @@ func (a *API) CreateService(ctx context.Context, spec swarm.ServiceSpec) (string
 	if _, err := a.store.ServiceByName(spec.Name); err == nil {
 		return "", apierr.Conflictf("service %s already exists", spec.Name)
 	}
+	if err := a.checkPublishedPorts("", spec); err != nil {
+		return "", err
+	}
+	if err := a.checkNetworks(spec); err != nil {
+		return "", err
+	}
 	spec = WithDefaults(spec)
 	svc := &swarm.Service{ID: id, Spec: spec}
 	if err := a.store.Write(ctx, store.Action{Op: store.OpCreate, Service: svc}); err != nil {
@@ -100,6 +106,12 @@ func (a *API) UpdateService(ctx context.Context, ref string, version uint64, spe
 		}
 		spec.Name = svc.Spec.Name
 		if err := ValidateServiceSpec(&spec, a.parseConstraints); err != nil {
+			return err
+		}
+		if err := a.checkPublishedPorts(svc.ID, spec); err != nil {
+			return err
+		}
+		if err := a.checkNetworks(spec); err != nil {
 			return err
 		}
 		spec = WithDefaults(spec)
@@ -149,4 +161,56 @@ func (a *API) RemoveService(ctx context.Context, ref string) error {
 		}
 	}
 	return a.store.Write(ctx, actions...)
+}
+
+// checkPublishedPorts refuses ingress ports another service already publishes: they are
+// cluster-wide, one service each.
+func (a *API) checkPublishedPorts(selfID string, spec swarm.ServiceSpec) error {
+	if spec.EndpointSpec == nil {
+		return nil
+	}
+	for _, p := range spec.EndpointSpec.Ports {
+		if p.PublishedPort == 0 || (p.PublishMode != "" && p.PublishMode != swarm.PortConfigPublishModeIngress) {
+			continue
+		}
+		proto := p.Protocol
+		if proto == "" {
+			proto = "tcp"
+		}
+		for _, other := range a.store.Services() {
+			if other.ID == selfID {
+				continue
+			}
+			ports := other.Endpoint.Ports
+			if other.Spec.EndpointSpec != nil {
+				ports = append(ports, other.Spec.EndpointSpec.Ports...)
+			}
+			for _, q := range ports {
+				qproto := q.Protocol
+				if qproto == "" {
+					qproto = "tcp"
+				}
+				ingress := q.PublishMode == "" || q.PublishMode == swarm.PortConfigPublishModeIngress
+				if ingress && q.PublishedPort == p.PublishedPort && qproto == proto {
+					return apierr.Conflictf("port %d/%s is already published by service %s", p.PublishedPort, proto, other.Spec.Name)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// checkNetworks refuses networks that do not exist, and the ingress network, which a
+// service joins by publishing ports rather than by name.
+func (a *API) checkNetworks(spec swarm.ServiceSpec) error {
+	for _, att := range spec.TaskTemplate.Networks {
+		n, err := a.ResolveNetwork(att.Target)
+		if err != nil {
+			return apierr.NotFoundf("network %s not found", att.Target)
+		}
+		if n.Spec.Ingress {
+			return apierr.Invalidf("service cannot be explicitly attached to the ingress network %q: publish a port instead", n.Spec.Name)
+		}
+	}
+	return nil
 }
