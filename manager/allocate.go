@@ -18,7 +18,7 @@ import (
 // one gave (the reference did, after failovers). Leader only; one goroutine.
 type netAlloc struct {
 	a        *allocator.Allocator
-	services map[string]string // service ID → name, for releasing what a removed service held
+	services map[string]string   // service ID → name, for releasing what a removed service held
 	tasks    map[string][]string // task ID → network IDs it holds addresses on
 }
 
