@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -50,7 +51,12 @@ func writeMessage(w io.Writer, m jsonMessage) {
 // ImageImport imports a root filesystem tarball as a one-layer image.
 func (d *Daemon) ImageImport(ctx context.Context, src io.Reader, opts api.ImageImportOptions, progress io.Writer) error {
 	if opts.FromSrc != "-" && opts.FromSrc != "" {
-		return apierr.NotImplementedf("importing from a URL is not implemented yet: download the file and import it from a file or stdin")
+		body, err := fetchImportURL(ctx, opts.FromSrc, progress)
+		if err != nil {
+			return err
+		}
+		defer body.Close()
+		src = body
 	}
 	ref := opts.Repo
 	if ref != "" && opts.Tag != "" {
@@ -212,4 +218,27 @@ func orEmpty(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// fetchImportURL opens a root filesystem tarball the daemon downloads, as `docker import
+// URL` has the daemon do.
+func fetchImportURL(ctx context.Context, rawURL string, progress io.Writer) (io.ReadCloser, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, apierr.Invalidf("invalid import source %q: must be -, or an http:// or https:// URL", rawURL)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, apierr.Invalidf("invalid import source %q: %v", rawURL, err)
+	}
+	writeMessage(progress, jsonMessage{Status: "Downloading from " + u.Redacted()})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, apierr.Invalidf("cannot download %s: %v", u.Redacted(), err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, apierr.Invalidf("cannot download %s: the server answered %s", u.Redacted(), resp.Status)
+	}
+	return resp.Body, nil
 }
