@@ -100,7 +100,7 @@ func NewHandler(b Backend, opts Options) http.Handler {
 	s.services, _ = b.(ServiceBackend)
 	s.images, _ = b.(ImageBackend)
 	s.register(slices.Concat(s.systemRoutes(), s.swarmRoutes(), s.nodeRoutes(),
-		s.serviceRoutes(), s.taskRoutes(), s.imageRoutes()))
+		s.serviceRoutes(), s.taskRoutes(), s.imageRoutes(), s.networkRoutes()))
 	return s
 }
 

@@ -63,6 +63,7 @@ func NewRootCommand(g *Globals) *cobra.Command {
 		newNodeCommand(g),
 		newServiceCommand(g),
 		newImageCommand(g),
+		newNetworkCommand(g),
 		newInfoCommand(g),
 		newVersionCommand(g),
 		newLabCommand(g),
