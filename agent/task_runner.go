@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -80,13 +81,24 @@ func (r *taskRunner) run(parent context.Context) {
 	r.ctx, r.cancel = context.WithCancel(parent)
 	defer r.cancel()
 	ctx := r.ctx
-	ctrl, err := r.w.cfg.Executor.Controller(r.current())
+	ctrl, wired, err := r.controller()
 	if err != nil {
 		r.report(swarm.TaskStateRejected, "rejected", err, nil)
 		r.awaitRemoval(ctx, nil)
 		return
 	}
 	defer ctrl.Close()
+	// A task leaves its networks as soon as it has stopped: its addresses go back to the
+	// pool and may be handed to a task elsewhere.
+	unwire := func() {
+		if wired && ctx.Err() == nil {
+			wired = false
+			if err := r.w.plumb.detach(r.id); err != nil {
+				r.w.cfg.Logger.Warn("unwiring a stopped task", "task", r.id, "err", err)
+			}
+		}
+	}
+	defer unwire()
 
 	// A stop-first replacement waits (READY) until the task it replaces has stopped.
 	for r.desired() == swarm.TaskStateReady {
@@ -103,6 +115,9 @@ func (r *taskRunner) run(parent context.Context) {
 	}
 	if ctx.Err() != nil {
 		return // the daemon is stopping; containers keep running
+	}
+	if exec.IsTerminal(r.lastState()) {
+		unwire()
 	}
 	r.awaitRemoval(ctx, ctrl)
 }
@@ -222,4 +237,21 @@ func (r *taskRunner) awaitRemoval(ctx context.Context, ctrl exec.Controller) {
 	if err := ctrl.Remove(ctx); err != nil && ctx.Err() == nil {
 		r.w.cfg.Logger.Warn("removing task container", "task", r.id, "err", err)
 	}
+}
+
+// controller binds the task's container: in a namespace wired to its overlay networks when
+// it has any and the node has an overlay, else in a namespace of its own.
+func (r *taskRunner) controller() (exec.Controller, bool, error) {
+	t := r.current()
+	nx, ok := r.w.cfg.Executor.(exec.NetnsExecutor)
+	if r.w.plumb == nil || !ok || len(t.NetworksAttachments) == 0 || exec.IsTerminal(t.Status.State) {
+		ctrl, err := r.w.cfg.Executor.Controller(t)
+		return ctrl, false, err
+	}
+	path, err := r.w.plumb.attach(t)
+	if err != nil {
+		return nil, false, fmt.Errorf("attaching the task to its networks: %w", err)
+	}
+	ctrl, err := nx.ControllerInNetns(t, path)
+	return ctrl, err == nil, err
 }

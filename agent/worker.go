@@ -25,14 +25,18 @@ type WorkerConfig struct {
 	Creds    *ca.Credentials
 	Managers func() []swarm.Peer
 	Executor exec.Executor
-	Clock    clock.Clock
-	Logger   *slog.Logger
+	// Overlay, when set, wires tasks to their overlay networks; nil leaves every task
+	// with a namespace of its own and loopback only.
+	Overlay *OverlayConfig
+	Clock   clock.Clock
+	Logger  *slog.Logger
 }
 
 // Worker runs the tasks the managers assign to this node and reports their states.
 type Worker struct {
 	cfg    WorkerConfig
 	client *clusterapi.Client
+	plumb  *plumbing // nil without an overlay
 
 	target atomic.Int64 // index into Managers() of the manager we ask; used by two goroutines
 
@@ -52,7 +56,12 @@ func NewWorker(cfg WorkerConfig) *Worker {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	var plumb *plumbing
+	if cfg.Overlay != nil {
+		plumb = newPlumbing(*cfg.Overlay)
+	}
 	return &Worker{
+		plumb:   plumb,
 		cfg:     cfg,
 		client:  clusterapi.NewClient(cfg.Creds.ClientTLSConfig(clusterapi.ProtoAPI)),
 		runners: map[string]*taskRunner{},
@@ -109,6 +118,11 @@ func (w *Worker) Run(ctx context.Context) error {
 			continue
 		}
 		known = resp.ETag
+		if w.plumb != nil {
+			if err := w.plumb.update(resp); err != nil {
+				w.cfg.Logger.Warn("wiring overlay networks", "err", err)
+			}
+		}
 		if !adopted {
 			w.removeStrays(ctx, resp.Tasks)
 			adopted = true

@@ -43,5 +43,6 @@ func newDaemonCommand(g *Globals) *cobra.Command {
 	f.StringVar(&cfg.DataRoot, "data-root", "/var/lib/shoal", "root directory of persistent state")
 	f.StringVar(&cfg.Hostname, "hostname", "", "the node's hostname in the swarm (default: the machine's)")
 	f.BoolVarP(&cfg.Debug, "debug", "D", false, "enable debug logging")
+	f.StringVar(&cfg.NetnsPrefix, "netns-prefix", "shoal-", "start of the names of the network namespaces this node makes (nodes sharing a machine need different ones)")
 	return cmd
 }

@@ -5,6 +5,7 @@
 package clusterapi
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/moby/moby/api/types/swarm"
@@ -113,10 +114,30 @@ type AssignmentsRequest struct {
 	Wait   time.Duration
 }
 
-// AssignmentsResponse lists every task the cluster has put on the node.
+// AssignmentsResponse lists every task the cluster has put on the node, and what the
+// node needs to wire them to their overlay networks: the networks and every task of
+// another node on them.
 type AssignmentsResponse struct {
-	ETag  string
-	Tasks []swarm.Task
+	ETag     string
+	Tasks    []swarm.Task
+	Networks []OverlayNetwork
+	Peers    []OverlayPeer
+}
+
+// OverlayNetwork is an overlay network a node's tasks are on.
+type OverlayNetwork struct {
+	ID      string
+	VNI     uint32
+	Subnet  netip.Prefix
+	Gateway netip.Addr
+}
+
+// OverlayPeer is a task of another node on one of those networks.
+type OverlayPeer struct {
+	NetworkID string
+	TaskID    string
+	IP        netip.Addr
+	NodeAddr  netip.Addr // the other node's underlay address (its VTEP)
 }
 
 // TaskStatusRequest reports observed task states.

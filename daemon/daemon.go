@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -30,6 +31,7 @@ import (
 	"github.com/shoal/shoal/internal/clock"
 	"github.com/shoal/shoal/manager"
 	"github.com/shoal/shoal/manager/raft"
+	"github.com/shoal/shoal/network/overlay"
 )
 
 // Config says how to run a daemon.
@@ -45,6 +47,9 @@ type Config struct {
 	RaftTuning func(*raft.Config)
 	// Executor replaces the runc executor (control-plane tests use a fake).
 	Executor exec.Executor
+	// NetnsPrefix starts the names of the network namespaces the node makes (tasks',
+	// overlay networks'); nodes sharing a machine (a lab) need different ones.
+	NetnsPrefix string
 }
 
 // Daemon is a running node.
@@ -53,8 +58,9 @@ type Daemon struct {
 	logger *slog.Logger
 	ctx    context.Context // the daemon's lifetime; node components run under it
 
-	images   *image.Store  // this node's images
-	executor exec.Executor // runs this node's tasks; nil when the node cannot run containers
+	images   *image.Store   // this node's images
+	executor exec.Executor  // runs this node's tasks; nil when the node cannot run containers
+	overlay  overlay.Kernel // the node's overlay data plane; nil without the runc executor
 
 	mu       sync.Mutex // guards the fields below; held across membership changes
 	state    *nodeState
@@ -85,6 +91,9 @@ func New(cfg Config) (*Daemon, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
+	if cfg.NetnsPrefix == "" {
+		cfg.NetnsPrefix = "shoal-"
+	}
 	if err := os.MkdirAll(cfg.DataRoot, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data root: %w", err)
 	}
@@ -111,6 +120,11 @@ func New(cfg Config) (*Daemon, error) {
 		cfg.Logger.Warn("this node cannot run tasks", "err", err)
 	} else {
 		d.executor = ex
+		ov, err := overlay.NewNetlink(overlay.Config{SandboxPrefix: cfg.NetnsPrefix + "ov"})
+		if err != nil {
+			return nil, fmt.Errorf("overlay data plane: %w", err)
+		}
+		d.overlay = ov
 	}
 	return d, nil
 }
@@ -279,7 +293,12 @@ func (d *Daemon) startAgentLocked() {
 	go func() { defer close(done); _ = a.Run(ctx) }()
 	var worker *agent.Worker
 	if d.executor != nil {
+		var ov *agent.OverlayConfig
+		if ip, err := netip.ParseAddr(hostOf(st.AdvertiseAddr)); err == nil && d.overlay != nil {
+			ov = &agent.OverlayConfig{Kernel: d.overlay, UnderlayIP: ip, NetnsPrefix: d.cfg.NetnsPrefix}
+		}
 		worker = agent.NewWorker(agent.WorkerConfig{
+			Overlay:  ov,
 			NodeID:   st.NodeID,
 			Creds:    d.creds,
 			Managers: d.knownManagers,

@@ -56,6 +56,13 @@ func Down(name string) error {
 	if err := delRootLink(link); err != nil {
 		errs = append(errs, err)
 	}
+	// The namespaces the daemons made (tasks', overlay networks') go first: a node's
+	// namespace holds one end of the VXLAN sockets' traffic, not their devices.
+	for _, ns := range daemonNetns(name) {
+		if err := delNetns(ns); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, ns := range namespaces {
 		if err := delNetns(ns); err != nil {
 			errs = append(errs, err)
@@ -193,4 +200,21 @@ func removeNodeContainers(name string) error {
 		_ = ex.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// daemonNetns lists the namespaces the lab's daemons made: named after a node's
+// namespace, then a dot (see nodeNetnsPrefix).
+func daemonNetns(name string) []string {
+	entries, _ := os.ReadDir(netnsDir)
+	var out []string
+	for _, e := range entries {
+		nodeNs, _, ok := strings.Cut(e.Name(), ".")
+		if !ok {
+			continue
+		}
+		if l, _, ok := parseNetnsName(nodeNs); ok && l == name {
+			out = append(out, e.Name())
+		}
+	}
+	return out
 }

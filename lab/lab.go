@@ -361,7 +361,13 @@ func (o Options) daemonCommand(n Node) []string {
 	if o.DaemonCommand != nil {
 		argv = o.DaemonCommand(n)
 	} else {
-		argv = []string{o.Bin, "daemon", "--data-root", n.DataRoot, "-H", n.Host(), "--hostname", n.Name}
+		argv = []string{o.Bin, "daemon", "--data-root", n.DataRoot, "-H", n.Host(), "--hostname", n.Name,
+			"--netns-prefix", nodeNetnsPrefix(n.Netns)}
 	}
 	return append(slices.Clone(argv), o.DaemonArgs...)
 }
+
+// nodeNetnsPrefix starts the names of the namespaces a node's daemon makes (its tasks',
+// its overlay networks'): the node's own namespace name and a dot, which no lab namespace
+// name contains, so lab down finds them by name.
+func nodeNetnsPrefix(nodeNetns string) string { return nodeNetns + "." }

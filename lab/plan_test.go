@@ -280,7 +280,7 @@ func TestNewState(t *testing.T) {
 	if w.Host() != "unix://"+dir+"/shoal.sock" {
 		t.Errorf("Host() = %q", w.Host())
 	}
-	wantCmd := []string{"/usr/bin/shoal", "daemon", "--data-root", dir + "/data", "-H", "unix://" + dir + "/shoal.sock", "--hostname", "worker-1", "--debug"}
+	wantCmd := []string{"/usr/bin/shoal", "daemon", "--data-root", dir + "/data", "-H", "unix://" + dir + "/shoal.sock", "--hostname", "worker-1", "--netns-prefix", "shoal-demo-worker-1.", "--debug"}
 	if !slices.Equal(w.Command, wantCmd) {
 		t.Errorf("command = %q, want %q", w.Command, wantCmd)
 	}

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/moby/moby/api/types/swarm"
@@ -13,6 +15,7 @@ import (
 	"github.com/shoal/shoal/ca"
 	"github.com/shoal/shoal/clusterapi"
 	"github.com/shoal/shoal/internal/apierr"
+	"github.com/shoal/shoal/manager/controlapi"
 	"github.com/shoal/shoal/manager/orchestrator"
 	"github.com/shoal/shoal/manager/store"
 )
@@ -52,16 +55,64 @@ func (m *Manager) handleAssignments(w http.ResponseWriter, r *http.Request, id c
 	}
 }
 
-// assignmentsFor lists a node's tasks with an ETag over their IDs and versions.
+// assignmentsFor lists a node's tasks, the overlay networks they are on and the other
+// nodes' tasks there, with an ETag over all of it.
 func assignmentsFor(st *store.Store, nodeID string) clusterapi.AssignmentsResponse {
 	tasks := st.TasksOfNode(nodeID)
 	h := sha256.New()
-	out := make([]swarm.Task, 0, len(tasks))
+	out := clusterapi.AssignmentsResponse{Tasks: make([]swarm.Task, 0, len(tasks))}
+	onNet := map[string]bool{}
 	for _, t := range tasks {
 		fmt.Fprintf(h, "%s/%d;", t.ID, t.Version.Index)
-		out = append(out, *t)
+		out.Tasks = append(out.Tasks, *t)
+		if orchestrator.Ended(t) {
+			continue
+		}
+		for _, att := range t.NetworksAttachments {
+			onNet[att.Network.ID] = true
+		}
 	}
-	return clusterapi.AssignmentsResponse{ETag: hex.EncodeToString(h.Sum(nil)[:12]), Tasks: out}
+	if len(onNet) > 0 {
+		for _, n := range st.Networks() {
+			if !onNet[n.ID] {
+				continue
+			}
+			on := clusterapi.OverlayNetwork{ID: n.ID}
+			if v, err := strconv.ParseUint(n.DriverState.Options[controlapi.VXLANIDOption], 10, 32); err == nil {
+				on.VNI = uint32(v)
+			}
+			if n.IPAMOptions != nil && len(n.IPAMOptions.Configs) > 0 {
+				on.Subnet, on.Gateway = n.IPAMOptions.Configs[0].Subnet, n.IPAMOptions.Configs[0].Gateway
+			}
+			out.Networks = append(out.Networks, on)
+			fmt.Fprintf(h, "net %s %d %s;", on.ID, on.VNI, on.Subnet)
+		}
+		addrs := map[string]netip.Addr{}
+		for _, n := range st.Nodes() {
+			if a, err := netip.ParseAddr(n.Status.Addr); err == nil && n.Status.State == swarm.NodeStateReady {
+				addrs[n.ID] = a
+			}
+		}
+		for _, t := range st.Tasks() {
+			if t.NodeID == nodeID || t.NodeID == "" || orchestrator.Ended(t) || !orchestrator.Live(t) {
+				continue
+			}
+			vtep, ok := addrs[t.NodeID]
+			if !ok {
+				continue
+			}
+			for _, att := range t.NetworksAttachments {
+				if !onNet[att.Network.ID] || len(att.Addresses) == 0 {
+					continue
+				}
+				p := clusterapi.OverlayPeer{NetworkID: att.Network.ID, TaskID: t.ID, IP: att.Addresses[0].Addr(), NodeAddr: vtep}
+				out.Peers = append(out.Peers, p)
+				fmt.Fprintf(h, "peer %s %s %s %s;", p.NetworkID, p.TaskID, p.IP, p.NodeAddr)
+			}
+		}
+	}
+	out.ETag = hex.EncodeToString(h.Sum(nil)[:12])
+	return out
 }
 
 // handleTaskStatus records what a node observed of its tasks.

@@ -156,3 +156,9 @@ type LogMessage struct {
 	Line    []byte // with its trailing newline, if it had one
 	Partial bool
 }
+
+// NetnsExecutor is an Executor that can run a task in a network namespace the caller made
+// (the networking layer wires that namespace to the task's overlay networks first).
+type NetnsExecutor interface {
+	ControllerInNetns(t *swarm.Task, netnsPath string) (Controller, error)
+}

@@ -235,3 +235,25 @@ func Inode(path string) (uint64, error) {
 	}
 	return st.Ino, nil
 }
+
+// CreateWithLoopback creates the named namespace (if it does not exist yet) with its
+// loopback interface up, as a task's namespace needs it, and returns its path.
+func CreateWithLoopback(name string) (string, error) {
+	if !Exists(name) {
+		if err := Create(name); err != nil {
+			return "", err
+		}
+	}
+	path := Path(name)
+	err := Do(path, func() error {
+		lo, err := netlink.LinkByName("lo")
+		if err != nil {
+			return err
+		}
+		return netlink.LinkSetUp(lo)
+	})
+	if err != nil {
+		return "", fmt.Errorf("bringing up loopback in %s: %w", name, err)
+	}
+	return path, nil
+}

@@ -447,3 +447,8 @@ func (e *Executor) RemoveAll(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// ControllerInNetns is ControllerFor with a network namespace the caller made.
+func (e *Executor) ControllerInNetns(t *swarm.Task, netnsPath string) (shoalexec.Controller, error) {
+	return e.ControllerFor(t, ControllerOptions{NetnsPath: netnsPath})
+}

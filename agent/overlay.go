@@ -1,0 +1,129 @@
+package agent
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"sync"
+
+	"github.com/moby/moby/api/types/swarm"
+
+	"github.com/shoal/shoal/clusterapi"
+	"github.com/shoal/shoal/network/netns"
+	"github.com/shoal/shoal/network/overlay"
+)
+
+// OverlayConfig lets a worker wire its tasks to their overlay networks.
+type OverlayConfig struct {
+	Kernel      overlay.Kernel // the node's data plane (network/overlay over netlink)
+	UnderlayIP  netip.Addr     // this node's address, its VXLAN endpoint
+	NetnsPrefix string         // task namespaces are <prefix>t<first 12 of the task ID>
+}
+
+// plumbing is the worker's view of what its tasks need from the overlay. Every change
+// ends in a Reconcile of the whole node, so nothing stale survives a task moving.
+type plumbing struct {
+	cfg OverlayConfig
+
+	mu       sync.Mutex // guards the fields below and serialises reconciles
+	networks map[string]clusterapi.OverlayNetwork
+	peers    []clusterapi.OverlayPeer
+	local    map[string]localTask // task ID → its namespace and attachments
+}
+
+type localTask struct {
+	netnsPath   string
+	attachments []swarm.NetworkAttachment
+}
+
+func newPlumbing(cfg OverlayConfig) *plumbing {
+	return &plumbing{cfg: cfg, networks: map[string]clusterapi.OverlayNetwork{}, local: map[string]localTask{}}
+}
+
+// netnsName is a task's namespace name.
+func (p *plumbing) netnsName(taskID string) string {
+	id := taskID
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	return p.cfg.NetnsPrefix + "t" + id
+}
+
+// update takes the latest networks and peers from an assignments answer.
+func (p *plumbing) update(resp clusterapi.AssignmentsResponse) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.networks = map[string]clusterapi.OverlayNetwork{}
+	for _, n := range resp.Networks {
+		p.networks[n.ID] = n
+	}
+	p.peers = resp.Peers
+	return p.reconcileLocked()
+}
+
+// attach makes a task's namespace, wires it to its networks and returns its path.
+func (p *plumbing) attach(t *swarm.Task) (string, error) {
+	path, err := netns.CreateWithLoopback(p.netnsName(t.ID))
+	if err != nil {
+		return "", err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.local[t.ID] = localTask{netnsPath: path, attachments: t.NetworksAttachments}
+	return path, p.reconcileLocked()
+}
+
+// detach unwires a task and deletes its namespace.
+func (p *plumbing) detach(taskID string) error {
+	p.mu.Lock()
+	delete(p.local, taskID)
+	err := p.reconcileLocked()
+	p.mu.Unlock()
+	if derr := netns.Delete(p.netnsName(taskID)); derr != nil && err == nil {
+		err = derr
+	}
+	return err
+}
+
+// desiredLocked is the node's whole overlay state as the cluster wants it.
+func (p *plumbing) desiredLocked() overlay.Desired {
+	d := overlay.Desired{UnderlayIP: p.cfg.UnderlayIP}
+	used := map[string]bool{}
+	ids := make([]string, 0, len(p.local))
+	for id := range p.local {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		lt := p.local[id]
+		for i, att := range lt.attachments {
+			if _, ok := p.networks[att.Network.ID]; !ok || len(att.Addresses) == 0 {
+				continue
+			}
+			used[att.Network.ID] = true
+			d.Local = append(d.Local, overlay.LocalEndpoint{
+				TaskID: id, NetworkID: att.Network.ID, IP: att.Addresses[0].Addr(),
+				IfName: fmt.Sprintf("eth%d", i), NetnsPath: lt.netnsPath,
+			})
+		}
+	}
+	for id, n := range p.networks {
+		if used[id] {
+			d.Networks = append(d.Networks, overlay.Network{ID: n.ID, VNI: n.VNI, Subnet: n.Subnet, Gateway: n.Gateway})
+		}
+	}
+	sort.Slice(d.Networks, func(i, j int) bool { return d.Networks[i].ID < d.Networks[j].ID })
+	for _, peer := range p.peers {
+		if used[peer.NetworkID] && peer.NodeAddr != p.cfg.UnderlayIP {
+			d.Remote = append(d.Remote, overlay.RemoteEndpoint{NetworkID: peer.NetworkID, IP: peer.IP, VTEP: peer.NodeAddr})
+		}
+	}
+	return d
+}
+
+func (p *plumbing) reconcileLocked() error {
+	if _, err := overlay.Reconcile(p.cfg.Kernel, p.desiredLocked()); err != nil {
+		return fmt.Errorf("wiring the overlay networks: %w", err)
+	}
+	return nil
+}
