@@ -1,0 +1,184 @@
+package lb
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// runTCP accepts client connections and proxies each to one backend until ctx ends.
+func (b *Balancer) runTCP(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	clients := &clientConns{conns: make(map[net.Conn]struct{})}
+
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		<-ctx.Done()
+		_ = b.ln.Close()
+		clients.closeAll()
+	}()
+
+	var acceptErr error
+	backoff := time.Duration(0)
+	for {
+		c, err := b.ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			if isTemporary(err) {
+				// Out of file descriptors and the like: wait a little, as net/http does.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				b.log.Warn("accept failed; retrying", "err", err, "in", backoff)
+				select {
+				case <-b.clk.After(backoff):
+				case <-ctx.Done():
+				}
+				continue
+			}
+			acceptErr = err
+			break
+		}
+		backoff = 0
+		if !b.work.start() {
+			_ = c.Close()
+			continue
+		}
+		clients.add(c)
+		go func() {
+			defer b.work.done()
+			defer clients.remove(c)
+			b.proxyConn(ctx, c)
+		}()
+	}
+	cancel()
+	<-stopped
+	b.work.closeAndWait()
+	if acceptErr != nil {
+		return &net.OpError{Op: "accept", Net: "tcp", Addr: b.ln.Addr(), Err: acceptErr}
+	}
+	return nil
+}
+
+// isTemporary reports errors that an accept loop should outlive.
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+// proxyConn connects one client connection to a backend and copies both ways until both are
+// done. A client no backend would take is reset.
+func (b *Balancer) proxyConn(ctx context.Context, client net.Conn) {
+	be, server := b.connect(ctx)
+	if be == nil {
+		b.noteUnserved()
+		abort(client)
+		return
+	}
+	defer b.release(be, attemptDone)
+	proxyStreams(client, server)
+}
+
+// connect dials backends, one not tried yet each time, until one answers or MaxAttempts dials
+// failed. The backend it returns is acquired; the caller releases it.
+func (b *Balancer) connect(ctx context.Context) (*backend, net.Conn) {
+	var triedBuf [DefaultMaxAttempts]*backend
+	tried := triedBuf[:0]
+	for range b.cfg.MaxAttempts {
+		be := b.acquire(tried)
+		if be == nil {
+			return nil, nil
+		}
+		c, err := b.dialer.DialContext(ctx, "tcp", be.addr)
+		if err == nil {
+			b.dialed(be)
+			return be, c
+		}
+		b.release(be, attemptDialFailed)
+		b.log.Debug("backend dial failed; trying another", "backend", be.id, "addr", be.addr, "err", err)
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		tried = append(tried, be)
+	}
+	return nil, nil
+}
+
+// proxyStreams copies client→server and server→client at once. An EOF on one side is passed on
+// as a FIN to the other (half-close) and the other direction goes on; an error on either side
+// resets both connections. It returns when both directions are done, with both closed.
+func proxyStreams(client, server net.Conn) {
+	upDone := make(chan struct{})
+	go func() {
+		defer close(upDone)
+		copyHalf(server, client)
+	}()
+	copyHalf(client, server)
+	<-upDone
+	_ = client.Close()
+	_ = server.Close()
+}
+
+// copyHalf copies src to dst until src's EOF, then half-closes dst. Between two *net.TCPConn,
+// io.Copy uses splice(2) on Linux: the bytes never enter user space.
+func copyHalf(dst, src net.Conn) {
+	_, err := io.Copy(dst, src)
+	if err == nil {
+		if cw, ok := dst.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+			return
+		}
+	}
+	// A broken side: reset both, so the other copy stops and each peer learns of it.
+	abort(dst)
+	abort(src)
+}
+
+// abort closes c with a reset rather than a FIN, so its peer knows the stream was cut.
+func abort(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = c.Close()
+}
+
+// clientConns tracks the live client connections of a TCP frontend, so Run can cut them when it
+// stops.
+type clientConns struct {
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{} // guarded by mu
+	closed bool                  // guarded by mu
+}
+
+func (s *clientConns) add(c net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		_ = c.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+}
+
+func (s *clientConns) remove(c net.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+func (s *clientConns) closeAll() {
+	s.mu.Lock()
+	s.closed = true
+	conns := make([]net.Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		abort(c)
+	}
+}
