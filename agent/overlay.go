@@ -1,7 +1,10 @@
 package agent
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/netip"
 	"sort"
 	"sync"
@@ -9,6 +12,7 @@ import (
 	"github.com/moby/moby/api/types/swarm"
 
 	"github.com/shoal/shoal/clusterapi"
+	"github.com/shoal/shoal/network/dns"
 	"github.com/shoal/shoal/network/netns"
 	"github.com/shoal/shoal/network/overlay"
 )
@@ -18,6 +22,7 @@ type OverlayConfig struct {
 	Kernel      overlay.Kernel // the node's data plane (network/overlay over netlink)
 	UnderlayIP  netip.Addr     // this node's address, its VXLAN endpoint
 	NetnsPrefix string         // task namespaces are <prefix>t<first 12 of the task ID>
+	Logger      *slog.Logger
 }
 
 // plumbing is the worker's view of what its tasks need from the overlay. Every change
@@ -29,6 +34,15 @@ type plumbing struct {
 	networks map[string]clusterapi.OverlayNetwork
 	peers    []clusterapi.OverlayPeer
 	local    map[string]localTask // task ID → its namespace and attachments
+	names    *dns.Table           // what the tasks' resolvers answer
+	servers  map[string]*taskResolver
+}
+
+// taskResolver is the DNS server inside one task's namespace, at 127.0.0.11:53.
+type taskResolver struct {
+	srv    *dns.Server
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 type localTask struct {
@@ -37,7 +51,7 @@ type localTask struct {
 }
 
 func newPlumbing(cfg OverlayConfig) *plumbing {
-	return &plumbing{cfg: cfg, networks: map[string]clusterapi.OverlayNetwork{}, local: map[string]localTask{}}
+	return &plumbing{cfg: cfg, networks: map[string]clusterapi.OverlayNetwork{}, local: map[string]localTask{}, servers: map[string]*taskResolver{}}
 }
 
 // netnsName is a task's namespace name.
@@ -58,6 +72,14 @@ func (p *plumbing) update(resp clusterapi.AssignmentsResponse) error {
 		p.networks[n.ID] = n
 	}
 	p.peers = resp.Peers
+	if table, err := dns.NewTable(resp.DNS); err == nil {
+		p.names = table
+		for _, r := range p.servers {
+			r.srv.Update(table)
+		}
+	} else {
+		p.cfg.Logger.Warn("the swarm's names do not make a DNS table", "err", err)
+	}
 	return p.reconcileLocked()
 }
 
@@ -70,12 +92,75 @@ func (p *plumbing) attach(t *swarm.Task) (string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.local[t.ID] = localTask{netnsPath: path, attachments: t.NetworksAttachments}
-	return path, p.reconcileLocked()
+	if err := p.reconcileLocked(); err != nil {
+		return "", err
+	}
+	if _, running := p.servers[t.ID]; !running {
+		r, err := p.startResolver(path, t)
+		if err != nil {
+			return "", err
+		}
+		p.servers[t.ID] = r
+	}
+	return path, nil
+}
+
+// ResolverAddr is where a task's resolver listens inside its namespace (Docker's address).
+const ResolverAddr = "127.0.0.11"
+
+// startResolver serves the task's names from inside its namespace; a task resolves the
+// services and tasks of the networks it is on.
+func (p *plumbing) startResolver(path string, t *swarm.Task) (*taskResolver, error) {
+	var networks []string
+	for _, att := range t.NetworksAttachments {
+		networks = append(networks, att.Network.ID)
+	}
+	var (
+		pc net.PacketConn
+		ln net.Listener
+	)
+	err := netns.Do(path, func() error {
+		var err error
+		if pc, err = net.ListenPacket("udp4", ResolverAddr+":53"); err != nil {
+			return err
+		}
+		if ln, err = net.Listen("tcp4", ResolverAddr+":53"); err != nil {
+			pc.Close()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting the task's resolver: %w", err)
+	}
+	srv, err := dns.NewServer(dns.Config{
+		PacketConn:    pc,
+		Listener:      ln,
+		AskerNetworks: func(netip.Addr) []string { return networks },
+		Logger:        p.cfg.Logger,
+	})
+	if err != nil {
+		pc.Close()
+		ln.Close()
+		return nil, err
+	}
+	if p.names != nil {
+		srv.Update(p.names)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &taskResolver{srv: srv, cancel: cancel, done: make(chan struct{})}
+	go func() { defer close(r.done); _ = srv.Run(ctx) }()
+	return r, nil
 }
 
 // detach unwires a task and deletes its namespace.
 func (p *plumbing) detach(taskID string) error {
 	p.mu.Lock()
+	if r, ok := p.servers[taskID]; ok {
+		r.cancel()
+		<-r.done
+		delete(p.servers, taskID)
+	}
 	delete(p.local, taskID)
 	err := p.reconcileLocked()
 	p.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -252,6 +253,14 @@ func (r *taskRunner) controller() (exec.Controller, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("attaching the task to its networks: %w", err)
 	}
-	ctrl, err := nx.ControllerInNetns(t, path)
+	// The task resolves names through its resolver in its own namespace.
+	withDNS := *t
+	withDNS.Spec = t.Spec
+	cs := *t.Spec.ContainerSpec
+	if cs.DNSConfig == nil || len(cs.DNSConfig.Nameservers) == 0 {
+		cs.DNSConfig = &swarm.DNSConfig{Nameservers: []netip.Addr{netip.MustParseAddr(ResolverAddr)}, Options: []string{"ndots:0"}}
+	}
+	withDNS.Spec.ContainerSpec = &cs
+	ctrl, err := nx.ControllerInNetns(&withDNS, path)
 	return ctrl, err == nil, err
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/swarm"
+
+	"github.com/shoal/shoal/network/dns"
 )
 
 // ALPN protocol names on a manager's port.
@@ -122,6 +124,9 @@ type AssignmentsResponse struct {
 	Tasks    []swarm.Task
 	Networks []OverlayNetwork
 	Peers    []OverlayPeer
+	// DNS is what the node's resolvers answer for its tasks: the services and tasks on
+	// the networks its tasks are on.
+	DNS dns.Records
 }
 
 // OverlayNetwork is an overlay network a node's tasks are on.

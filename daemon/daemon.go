@@ -295,7 +295,7 @@ func (d *Daemon) startAgentLocked() {
 	if d.executor != nil {
 		var ov *agent.OverlayConfig
 		if ip, err := netip.ParseAddr(hostOf(st.AdvertiseAddr)); err == nil && d.overlay != nil {
-			ov = &agent.OverlayConfig{Kernel: d.overlay, UnderlayIP: ip, NetnsPrefix: d.cfg.NetnsPrefix}
+			ov = &agent.OverlayConfig{Kernel: d.overlay, UnderlayIP: ip, NetnsPrefix: d.cfg.NetnsPrefix, Logger: d.logger.With("component", "overlay")}
 		}
 		worker = agent.NewWorker(agent.WorkerConfig{
 			Overlay:  ov,

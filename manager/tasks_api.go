@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -18,6 +19,7 @@ import (
 	"github.com/shoal/shoal/manager/controlapi"
 	"github.com/shoal/shoal/manager/orchestrator"
 	"github.com/shoal/shoal/manager/store"
+	"github.com/shoal/shoal/network/dns"
 )
 
 const maxAssignmentWait = 30 * time.Second
@@ -111,8 +113,69 @@ func assignmentsFor(st *store.Store, nodeID string) clusterapi.AssignmentsRespon
 			}
 		}
 	}
+	if len(onNet) > 0 {
+		out.DNS = dnsRecords(st, onNet)
+		if b, err := json.Marshal(out.DNS); err == nil {
+			h.Write(b)
+		}
+	}
 	out.ETag = hex.EncodeToString(h.Sum(nil)[:12])
 	return out
+}
+
+// dnsRecords are the names tasks on these networks resolve: services with their VIPs and
+// tasks with their addresses (not on the ingress network, where nothing is resolved).
+func dnsRecords(st *store.Store, onNet map[string]bool) dns.Records {
+	var rec dns.Records
+	resolvable := map[string]bool{}
+	for _, n := range st.Networks() {
+		if onNet[n.ID] && !n.Spec.Ingress {
+			resolvable[n.ID] = true
+			rec.Networks = append(rec.Networks, dns.Network{ID: n.ID, Name: n.Spec.Name})
+		}
+	}
+	names := map[string]string{}
+	for _, s := range st.Services() {
+		names[s.ID] = s.Spec.Name
+		svc := dns.Service{ID: s.ID, Name: s.Spec.Name, EndpointMode: dns.EndpointVIP}
+		if s.Endpoint.Spec.Mode == swarm.ResolutionModeDNSRR {
+			svc.EndpointMode = dns.EndpointDNSRR
+		}
+		for _, v := range s.Endpoint.VirtualIPs {
+			if resolvable[v.NetworkID] {
+				svc.Networks = append(svc.Networks, dns.ServiceNetwork{Network: v.NetworkID, VIP: v.Addr.Addr()})
+			}
+		}
+		for _, att := range s.Spec.TaskTemplate.Networks {
+			if n, err := st.NetworkByName(att.Target); err == nil && resolvable[n.ID] && svc.EndpointMode == dns.EndpointDNSRR {
+				svc.Networks = append(svc.Networks, dns.ServiceNetwork{Network: n.ID, Aliases: att.Aliases})
+			}
+		}
+		if len(svc.Networks) > 0 {
+			rec.Services = append(rec.Services, svc)
+		}
+	}
+	for _, t := range st.Tasks() {
+		if orchestrator.Ended(t) || !orchestrator.Live(t) || names[t.ServiceID] == "" {
+			continue
+		}
+		task := dns.Task{ID: t.ID, ServiceID: t.ServiceID, Slot: t.Slot, NodeID: t.NodeID,
+			Running: t.Status.State == swarm.TaskStateRunning && t.DesiredState == swarm.TaskStateRunning}
+		if t.Slot > 0 {
+			task.Name = names[t.ServiceID] + "." + strconv.Itoa(t.Slot) + "." + t.ID
+		} else {
+			task.Name = names[t.ServiceID] + "." + t.NodeID + "." + t.ID
+		}
+		for _, att := range t.NetworksAttachments {
+			if resolvable[att.Network.ID] && len(att.Addresses) > 0 {
+				task.Addresses = append(task.Addresses, dns.Attachment{Network: att.Network.ID, IP: att.Addresses[0].Addr()})
+			}
+		}
+		if len(task.Addresses) > 0 {
+			rec.Tasks = append(rec.Tasks, task)
+		}
+	}
+	return rec
 }
 
 // handleTaskStatus records what a node observed of its tasks.
