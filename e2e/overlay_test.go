@@ -72,6 +72,23 @@ func TestOverlayAcrossNodes(t *testing.T) {
 			t.Fatalf("answer from %s = %q, want two times", ip, body)
 		}
 	}
+	// Service discovery from the task's own resolver (127.0.0.11 in its namespace): the
+	// service name gives its VIP, tasks.web the task addresses.
+	vip := strings.TrimSpace(mustRun(t, l, "manager-1", "network", "inspect", "-v", "webnet", "--format", "{{.Services.web.VIP}}"))
+	lookup := func(name string) string {
+		out, err := exec.Command("ip", "netns", "exec", shellNS, "/bin/busybox", "nslookup", name, "127.0.0.11").CombinedOutput()
+		if err != nil {
+			t.Fatalf("nslookup %s: %v\n%s", name, err, out)
+		}
+		return string(out)
+	}
+	if out := lookup("web"); !strings.Contains(out, "Address: "+vip) || strings.Contains(out, webIPs[0]) {
+		t.Fatalf("nslookup web = %s\nwant only the VIP %s", out, vip)
+	}
+	if out := lookup("tasks.web"); !strings.Contains(out, webIPs[0]) || !strings.Contains(out, webIPs[1]) {
+		t.Fatalf("nslookup tasks.web = %s\nwant %v", out, webIPs)
+	}
+
 	big, err := exec.Command("ip", "netns", "exec", shellNS, "/bin/busybox", "wget", "-qO-", "http://"+webIPs[0]+":8080/bytes?n=1048576").Output()
 	if err != nil {
 		t.Fatalf("1 MB across nodes: %v", err)
