@@ -2,12 +2,14 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/moby/moby/api/types/swarm"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/shoal/shoal/network/dns"
 	"github.com/shoal/shoal/network/netns"
 	"github.com/shoal/shoal/network/overlay"
+	"github.com/shoal/shoal/network/vip"
 )
 
 // OverlayConfig lets a worker wire its tasks to their overlay networks.
@@ -35,7 +38,9 @@ type plumbing struct {
 	peers    []clusterapi.OverlayPeer
 	local    map[string]localTask // task ID → its namespace and attachments
 	names    *dns.Table           // what the tasks' resolvers answer
+	records  dns.Records          // the same, as the managers sent it (VIPs and their tasks)
 	servers  map[string]*taskResolver
+	vipRules map[string]string // task ID → the VIP rule set installed in its namespace
 }
 
 // taskResolver is the DNS server inside one task's namespace, at 127.0.0.11:53.
@@ -51,7 +56,7 @@ type localTask struct {
 }
 
 func newPlumbing(cfg OverlayConfig) *plumbing {
-	return &plumbing{cfg: cfg, networks: map[string]clusterapi.OverlayNetwork{}, local: map[string]localTask{}, servers: map[string]*taskResolver{}}
+	return &plumbing{cfg: cfg, networks: map[string]clusterapi.OverlayNetwork{}, local: map[string]localTask{}, servers: map[string]*taskResolver{}, vipRules: map[string]string{}}
 }
 
 // netnsName is a task's namespace name.
@@ -72,6 +77,7 @@ func (p *plumbing) update(resp clusterapi.AssignmentsResponse) error {
 		p.networks[n.ID] = n
 	}
 	p.peers = resp.Peers
+	p.records = resp.DNS
 	if table, err := dns.NewTable(resp.DNS); err == nil {
 		p.names = table
 		for _, r := range p.servers {
@@ -162,6 +168,7 @@ func (p *plumbing) detach(taskID string) error {
 		delete(p.servers, taskID)
 	}
 	delete(p.local, taskID)
+	delete(p.vipRules, taskID)
 	err := p.reconcileLocked()
 	p.mu.Unlock()
 	if derr := netns.Delete(p.netnsName(taskID)); derr != nil && err == nil {
@@ -210,5 +217,50 @@ func (p *plumbing) reconcileLocked() error {
 	if _, err := overlay.Reconcile(p.cfg.Kernel, p.desiredLocked()); err != nil {
 		return fmt.Errorf("wiring the overlay networks: %w", err)
 	}
-	return nil
+	return p.applyVIPsLocked()
+}
+
+// applyVIPsLocked points every VIP a local task can reach at the running tasks of its
+// service on that network, in the task's namespace.
+func (p *plumbing) applyVIPsLocked() error {
+	running := map[string]map[string][]netip.Addr{} // service → network → running task IPs
+	for _, t := range p.records.Tasks {
+		if !t.Running || t.Draining {
+			continue
+		}
+		for _, a := range t.Addresses {
+			if running[t.ServiceID] == nil {
+				running[t.ServiceID] = map[string][]netip.Addr{}
+			}
+			running[t.ServiceID][a.Network] = append(running[t.ServiceID][a.Network], a.IP)
+		}
+	}
+	var errs []error
+	for id, lt := range p.local {
+		on := map[string]bool{}
+		for _, att := range lt.attachments {
+			on[att.Network.ID] = true
+		}
+		var services []vip.Service
+		for _, s := range p.records.Services {
+			for _, n := range s.Networks {
+				if on[n.Network] && n.VIP.IsValid() {
+					services = append(services, vip.Service{VIP: n.VIP, Backends: running[s.ID][n.Network]})
+				}
+			}
+		}
+		rules := vip.Rules(services)
+		if p.vipRules[id] == rules {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := vip.Apply(ctx, lt.netnsPath, services)
+		cancel()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		p.vipRules[id] = rules
+	}
+	return errors.Join(errs...)
 }

@@ -89,6 +89,23 @@ func TestOverlayAcrossNodes(t *testing.T) {
 		t.Fatalf("nslookup tasks.web = %s\nwant %v", out, webIPs)
 	}
 
+	// Connections to the VIP are spread over the running tasks.
+	hosts := map[string]bool{}
+	for i := 0; i < 20; i++ {
+		out, err := exec.Command("ip", "netns", "exec", shellNS, "/bin/busybox", "wget", "-S", "-O", "/dev/null", "http://"+vip+":8080/").CombinedOutput()
+		if err != nil {
+			t.Fatalf("wget through the VIP %s: %v\n%s", vip, err, out)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if h, ok := strings.CutPrefix(strings.TrimSpace(line), "X-Sleepy-Host: "); ok {
+				hosts[h] = true
+			}
+		}
+	}
+	if len(hosts) != 2 {
+		t.Fatalf("the VIP reached tasks %v over 20 connections, want both", hosts)
+	}
+
 	big, err := exec.Command("ip", "netns", "exec", shellNS, "/bin/busybox", "wget", "-qO-", "http://"+webIPs[0]+":8080/bytes?n=1048576").Output()
 	if err != nil {
 		t.Fatalf("1 MB across nodes: %v", err)
