@@ -142,11 +142,7 @@ func (f *fakeBackend) TaskInspect(_ context.Context, id string) (swarm.Task, err
 
 func TestServiceAndTaskRouting(t *testing.T) {
 	spec := `{"Name":"web","TaskTemplate":{"ContainerSpec":{"Image":"sleepy:1"}},"Mode":{"Replicated":{"Replicas":2}}}`
-	tests := []struct {
-		method, target, body string
-		wantStatus           int
-		wantCall             string // backend method the request must reach; "" for none
-	}{
+	checkRoutes(t, []routeCase{
 		{"POST", "/services/create", spec, 201, "ServiceCreate"},
 		{"POST", "/v1.44/services/create", spec, 201, "ServiceCreate"},
 		{"GET", "/services", "", 200, "ServiceList"},
@@ -176,26 +172,7 @@ func TestServiceAndTaskRouting(t *testing.T) {
 		{"GET", "/services/web/update", "", 405, ""},
 		{"POST", "/tasks", "", 405, ""},
 		{"DELETE", "/v1.51/tasks/t1", "", 405, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.method+" "+tt.target, func(t *testing.T) {
-			fake := newFakeBackend()
-			target := strings.ReplaceAll(tt.target, `"`, "%22")
-			rec := do(t, NewHandler(fake, Options{}), tt.method, target, tt.body)
-			if rec.Code != tt.wantStatus {
-				t.Fatalf("status = %d, want %d (body %q)", rec.Code, tt.wantStatus, rec.Body.String())
-			}
-			if tt.wantCall != "" && len(fake.callsTo(tt.wantCall)) != 1 {
-				t.Errorf("backend calls = %+v, want one %s", fake.calls, tt.wantCall)
-			}
-			if tt.wantCall == "" && fake.callCount() != 0 {
-				t.Errorf("backend called for a refused request: %+v", fake.calls)
-			}
-			if tt.wantStatus == 405 && rec.Header().Get("Allow") == "" {
-				t.Error("405 without an Allow header")
-			}
-		})
-	}
+	})
 }
 
 func TestAllowHeaderListsTheMethodsOfThePath(t *testing.T) {
