@@ -44,6 +44,7 @@ func Down(name string) error {
 	for _, n := range st.Nodes {
 		killDaemon(n.PID, n.PIDStart)
 	}
+	killLabDaemons(labDir(name))
 	if err := killNetnsProcesses(namespaces); err != nil {
 		errs = append(errs, err)
 	}

@@ -325,3 +325,23 @@ func logTail(path string, lines int) string {
 	}
 	return "    " + strings.Join(all, "\n    ")
 }
+
+// killLabDaemons SIGKILLs every process whose command line names the lab's directory: the
+// daemons of a lab whose lab.json and namespaces are already gone (a run interrupted
+// half-way, or two runs of one lab name) would otherwise outlive it.
+func killLabDaemons(dir string) {
+	needle := []byte(dir + "/")
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(cmdline, needle) {
+			continue
+		}
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		waitGone(pid)
+	}
+}
