@@ -33,14 +33,16 @@ type OverlayConfig struct {
 type plumbing struct {
 	cfg OverlayConfig
 
-	mu       sync.Mutex // guards the fields below and serialises reconciles
-	networks map[string]clusterapi.OverlayNetwork
-	peers    []clusterapi.OverlayPeer
-	local    map[string]localTask // task ID → its namespace and attachments
-	names    *dns.Table           // what the tasks' resolvers answer
-	records  dns.Records          // the same, as the managers sent it (VIPs and their tasks)
-	servers  map[string]*taskResolver
-	vipRules map[string]string // task ID → the VIP rule set installed in its namespace
+	mu          sync.Mutex // guards the fields below and serialises reconciles
+	networks    map[string]clusterapi.OverlayNetwork
+	peers       []clusterapi.OverlayPeer
+	local       map[string]localTask // task ID → its namespace and attachments
+	names       *dns.Table           // what the tasks' resolvers answer
+	records     dns.Records          // the same, as the managers sent it (VIPs and their tasks)
+	servers     map[string]*taskResolver
+	vipRules    map[string]string        // task ID → the VIP rule set installed in its namespace
+	mesh        map[string]*meshListener // published port → its listener on this node
+	sandboxPath string                   // the ingress sandbox's namespace, once made
 }
 
 // taskResolver is the DNS server inside one task's namespace, at 127.0.0.11:53.
@@ -56,7 +58,7 @@ type localTask struct {
 }
 
 func newPlumbing(cfg OverlayConfig) *plumbing {
-	return &plumbing{cfg: cfg, networks: map[string]clusterapi.OverlayNetwork{}, local: map[string]localTask{}, servers: map[string]*taskResolver{}, vipRules: map[string]string{}}
+	return &plumbing{cfg: cfg, networks: map[string]clusterapi.OverlayNetwork{}, local: map[string]localTask{}, servers: map[string]*taskResolver{}, vipRules: map[string]string{}, mesh: map[string]*meshListener{}}
 }
 
 // netnsName is a task's namespace name.
@@ -78,6 +80,9 @@ func (p *plumbing) update(resp clusterapi.AssignmentsResponse) error {
 	}
 	p.peers = resp.Peers
 	p.records = resp.DNS
+	if err := p.updateMeshLocked(resp); err != nil {
+		p.cfg.Logger.Warn("routing mesh", "err", err)
+	}
 	if table, err := dns.NewTable(resp.DNS); err == nil {
 		p.names = table
 		for _, r := range p.servers {

@@ -94,6 +94,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		w.mu.Unlock()
 		wg.Wait()
+		if w.plumb != nil {
+			w.plumb.close()
+		}
 	}()
 
 	known := ""

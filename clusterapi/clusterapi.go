@@ -127,6 +127,31 @@ type AssignmentsResponse struct {
 	// DNS is what the node's resolvers answer for its tasks: the services and tasks on
 	// the networks its tasks are on.
 	DNS dns.Records
+	// Ingress is the node's own endpoint on the ingress network, through which its
+	// routing mesh reaches tasks on any node; Mesh lists the published ports it serves.
+	Ingress *IngressEndpoint
+	Mesh    []MeshPort
+}
+
+// IngressEndpoint is a node's address on the ingress network.
+type IngressEndpoint struct {
+	NetworkID string
+	Addr      netip.Prefix
+}
+
+// MeshPort is one port published through the routing mesh and the tasks behind it.
+type MeshPort struct {
+	Service       string
+	Protocol      string // tcp (udp and sctp are not balanced yet)
+	PublishedPort uint32
+	TargetPort    uint32
+	Backends      []MeshBackend
+}
+
+// MeshBackend is a running task behind a published port, at its ingress address.
+type MeshBackend struct {
+	TaskID string
+	IP     netip.Addr
 }
 
 // OverlayNetwork is an overlay network a node's tasks are on.

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/network"
@@ -23,6 +24,8 @@ import (
 	"github.com/shoal/shoal/manager/controlapi"
 	"github.com/shoal/shoal/manager/dispatcher"
 	"github.com/shoal/shoal/manager/store"
+	"github.com/shoal/shoal/network/netns"
+	"github.com/shoal/shoal/network/overlay"
 )
 
 const (
@@ -344,6 +347,20 @@ func (d *Daemon) removeTaskContainers(ctx context.Context) {
 		}
 		if err != nil {
 			d.logger.Warn("removing a task container on leave", "container", c.ID, "err", err)
+		}
+	}
+	// Then the node's overlay networks and the namespaces it made for tasks and the mesh.
+	if d.overlay != nil {
+		if _, err := overlay.Reconcile(d.overlay, overlay.Desired{}); err != nil {
+			d.logger.Warn("removing overlay networks on leave", "err", err)
+		}
+	}
+	names, _ := netns.List(d.cfg.NetnsPrefix)
+	for _, name := range names {
+		if strings.HasPrefix(name, d.cfg.NetnsPrefix+"t") || name == d.cfg.NetnsPrefix+"ingress" {
+			if err := netns.Delete(name); err != nil {
+				d.logger.Warn("removing a task namespace on leave", "netns", name, "err", err)
+			}
 		}
 	}
 }

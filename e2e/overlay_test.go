@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,7 +35,7 @@ func TestOverlayAcrossNodes(t *testing.T) {
 	}
 	mustRun(t, l, "manager-1", "network", "create", "-d", "overlay", "webnet")
 	mustRun(t, l, "manager-1", "service", "create", "-d", "--name", "web", "--replicas", "2",
-		"--constraint", "node.role==worker", "--replicas-max-per-node", "1", "--network", "webnet", "sleepy:1")
+		"--constraint", "node.role==worker", "--replicas-max-per-node", "1", "--network", "webnet", "-p", "8080:8080", "sleepy:1")
 	mustRun(t, l, "manager-1", "service", "create", "-d", "--name", "shell",
 		"--constraint", "node.role==manager", "--network", "webnet", "busybox", "sleep", "1000000")
 
@@ -106,6 +108,25 @@ func TestOverlayAcrossNodes(t *testing.T) {
 		t.Fatalf("the VIP reached tasks %v over 20 connections, want both", hosts)
 	}
 
+	// The routing mesh: the published port answers at every node's address, also on the
+	// manager, which runs no web task.
+	for _, n := range l.Nodes() {
+		url := "http://" + n.Addr.String() + ":8080/"
+		eventually(t, 20*time.Second, "the mesh answering at "+n.Name, func() error {
+			c := http.Client{Timeout: 5 * time.Second}
+			resp, err := c.Get(url)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || len(strings.Split(strings.TrimSpace(string(body)), ",")) != 2 {
+				return fmt.Errorf("%s answered %s %q", url, resp.Status, body)
+			}
+			return nil
+		})
+	}
+
 	big, err := exec.Command("ip", "netns", "exec", shellNS, "/bin/busybox", "wget", "-qO-", "http://"+webIPs[0]+":8080/bytes?n=1048576").Output()
 	if err != nil {
 		t.Fatalf("1 MB across nodes: %v", err)
@@ -119,6 +140,10 @@ func TestOverlayAcrossNodes(t *testing.T) {
 		}
 	}
 
+	vni := strings.TrimSpace(mustRun(t, l, "manager-1", "network", "inspect", "webnet", "--format", `{{index .Options "com.docker.network.driver.overlay.vxlanid_list"}}`))
+	if vni == "" {
+		t.Fatal("webnet has no VXLAN ID")
+	}
 	mustRun(t, l, "manager-1", "service", "rm", "web", "shell")
 	eventually(t, 30*time.Second, "network rm once the tasks are gone", func() error {
 		_, errOut, err := run(t, l, "manager-1", "network", "rm", "webnet")
@@ -127,11 +152,14 @@ func TestOverlayAcrossNodes(t *testing.T) {
 		}
 		return nil
 	})
-	eventually(t, 30*time.Second, "no task or overlay namespace left on any node", func() error {
+	// What stays is each node's own ingress endpoint (and the ingress network under it),
+	// as long as the node is in the swarm.
+	eventually(t, 30*time.Second, "no task namespace and no webnet namespace left on any node", func() error {
 		entries, _ := os.ReadDir("/run/netns")
 		for _, e := range entries {
 			for _, n := range l.Nodes() {
-				if strings.HasPrefix(e.Name(), n.Netns+".") {
+				rest, ok := strings.CutPrefix(e.Name(), n.Netns+".")
+				if ok && (strings.HasPrefix(rest, "t") || rest == "ov"+vni) {
 					return fmt.Errorf("namespace %s is still there", e.Name())
 				}
 			}

@@ -65,6 +65,11 @@ func newNetAlloc(st *store.Store) (*netAlloc, []allocator.Problem, error) {
 		}
 		state.Tasks = append(state.Tasks, ts)
 	}
+	for _, att := range st.NodeAttachments() {
+		owner := nodeOwner(att.ID)
+		state.Tasks = append(state.Tasks, allocator.TaskState{ID: owner, Addresses: []allocator.Attachment{{Network: att.NetworkID, Addr: att.Addr}}})
+		na.tasks[owner] = []string{att.NetworkID}
+	}
 	return na, a.Rebuild(state), nil
 }
 
@@ -72,7 +77,14 @@ func newNetAlloc(st *store.Store) (*netAlloc, []allocator.Problem, error) {
 type allocationPlan struct {
 	services []*swarm.Service
 	tasks    []*swarm.Task
+	// nodeAtts are nodes' new ingress endpoints; goneAtts those of nodes no longer there
+	// (or of a previous ingress network).
+	nodeAtts []*store.NodeAttachment
+	goneAtts []*store.NodeAttachment
 }
+
+// nodeOwner names a node's own addresses in the allocator, apart from tasks'.
+func nodeOwner(nodeID string) string { return "node:" + nodeID }
 
 // plan syncs the bookkeeping with the store and returns the services whose endpoint
 // (VIPs, published ports) and the tasks whose network attachments must be written.
@@ -164,12 +176,49 @@ func (na *netAlloc) plan(st *store.Store, logf func(msg string, args ...any)) al
 		t.NetworksAttachments = atts
 		out.tasks = append(out.tasks, t)
 	}
+	na.planNodeAttachments(st, ingress, seen, &out, logf)
 	for id := range na.tasks {
 		if !seen[id] {
 			na.releaseTask(id)
 		}
 	}
 	return out
+}
+
+// planNodeAttachments gives every node an address on the ingress network (its endpoint
+// for the routing mesh) and takes back those of nodes that left.
+func (na *netAlloc) planNodeAttachments(st *store.Store, ingress *swarm.Network, seen map[string]bool, out *allocationPlan, logf func(string, ...any)) {
+	have := map[string]*store.NodeAttachment{}
+	for _, att := range st.NodeAttachments() {
+		have[att.ID] = att
+	}
+	nodes := map[string]bool{}
+	for _, n := range st.Nodes() {
+		nodes[n.ID] = true
+		owner := nodeOwner(n.ID)
+		seen[owner] = true
+		if ingress == nil {
+			continue
+		}
+		if att, ok := have[n.ID]; ok && att.NetworkID == ingress.ID {
+			continue
+		}
+		addr, err := na.a.Allocate(ingress.ID, owner)
+		if err != nil {
+			logf("node ingress address cannot be allocated", "node", n.ID, "err", err)
+			continue
+		}
+		na.tasks[owner] = appendOnce(na.tasks[owner], ingress.ID)
+		out.nodeAtts = append(out.nodeAtts, &store.NodeAttachment{ID: n.ID, NetworkID: ingress.ID, Addr: netip.PrefixFrom(addr, subnetBits(ingress))})
+	}
+	for id, att := range have {
+		if !nodes[id] || ingress == nil || att.NetworkID != ingress.ID {
+			if !nodes[id] {
+				seen[nodeOwner(id)] = false
+			}
+			out.goneAtts = append(out.goneAtts, att)
+		}
+	}
 }
 
 func (na *netAlloc) releaseTask(id string) {
@@ -321,6 +370,24 @@ func (m *Manager) allocateOnce(ctx context.Context, na *netAlloc) {
 	}
 	for _, t := range plan.tasks {
 		actions = append(actions, store.Action{Op: store.OpUpdate, Task: t})
+	}
+	replaced := map[string]bool{}
+	for _, att := range plan.nodeAtts {
+		replaced[att.ID] = true
+	}
+	existed := map[string]bool{}
+	for _, att := range plan.goneAtts {
+		existed[att.ID] = true
+		if !replaced[att.ID] {
+			actions = append(actions, store.Action{Op: store.OpDelete, NodeAttachment: att})
+		}
+	}
+	for _, att := range plan.nodeAtts {
+		op := store.OpCreate
+		if existed[att.ID] {
+			op = store.OpUpdate
+		}
+		actions = append(actions, store.Action{Op: op, NodeAttachment: att})
 	}
 	if len(actions) == 0 {
 		return

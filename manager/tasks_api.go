@@ -74,6 +74,19 @@ func assignmentsFor(st *store.Store, nodeID string) clusterapi.AssignmentsRespon
 			onNet[att.Network.ID] = true
 		}
 	}
+	for _, att := range st.NodeAttachments() {
+		if att.ID == nodeID {
+			onNet[att.NetworkID] = true
+			out.Ingress = &clusterapi.IngressEndpoint{NetworkID: att.NetworkID, Addr: att.Addr}
+			fmt.Fprintf(h, "ingress %s %s;", att.NetworkID, att.Addr)
+		}
+	}
+	if out.Ingress != nil {
+		out.Mesh = meshPorts(st, out.Ingress.NetworkID)
+		if b, err := json.Marshal(out.Mesh); err == nil {
+			h.Write(b)
+		}
+	}
 	if len(onNet) > 0 {
 		for _, n := range st.Networks() {
 			if !onNet[n.ID] {
@@ -114,6 +127,20 @@ func assignmentsFor(st *store.Store, nodeID string) clusterapi.AssignmentsRespon
 		}
 	}
 	if len(onNet) > 0 {
+		// Other nodes' ingress endpoints answer the mesh's connections to local tasks.
+		addrs := map[string]netip.Addr{}
+		for _, n := range st.Nodes() {
+			if a, err := netip.ParseAddr(n.Status.Addr); err == nil && n.Status.State == swarm.NodeStateReady {
+				addrs[n.ID] = a
+			}
+		}
+		for _, att := range st.NodeAttachments() {
+			if vtep, ok := addrs[att.ID]; ok && att.ID != nodeID && onNet[att.NetworkID] {
+				p := clusterapi.OverlayPeer{NetworkID: att.NetworkID, TaskID: "node-" + att.ID, IP: att.Addr.Addr(), NodeAddr: vtep}
+				out.Peers = append(out.Peers, p)
+				fmt.Fprintf(h, "peer %s %s %s %s;", p.NetworkID, p.TaskID, p.IP, p.NodeAddr)
+			}
+		}
 		out.DNS = dnsRecords(st, onNet)
 		if b, err := json.Marshal(out.DNS); err == nil {
 			h.Write(b)
@@ -234,4 +261,34 @@ func StateMovesForward(from, to swarm.TaskState) bool {
 		return false
 	}
 	return orchestrator.Rank(to) > orchestrator.Rank(from)
+}
+
+// meshPorts lists the ports published through the routing mesh, each with the running
+// tasks of its service at their ingress addresses.
+func meshPorts(st *store.Store, ingressID string) []clusterapi.MeshPort {
+	var out []clusterapi.MeshPort
+	for _, s := range st.Services() {
+		var backends []clusterapi.MeshBackend
+		for _, t := range st.TasksOfService(s.ID) {
+			if t.DesiredState != swarm.TaskStateRunning || t.Status.State != swarm.TaskStateRunning {
+				continue
+			}
+			for _, att := range t.NetworksAttachments {
+				if att.Network.ID == ingressID && len(att.Addresses) > 0 {
+					backends = append(backends, clusterapi.MeshBackend{TaskID: t.ID, IP: att.Addresses[0].Addr()})
+				}
+			}
+		}
+		for _, p := range s.Endpoint.Ports {
+			if p.PublishMode != swarm.PortConfigPublishModeIngress || p.PublishedPort == 0 {
+				continue
+			}
+			proto := string(p.Protocol)
+			if proto == "" {
+				proto = "tcp"
+			}
+			out = append(out, clusterapi.MeshPort{Service: s.Spec.Name, Protocol: proto, PublishedPort: p.PublishedPort, TargetPort: p.TargetPort, Backends: backends})
+		}
+	}
+	return out
 }

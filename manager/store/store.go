@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"sort"
 	"sync"
 	"time"
@@ -41,6 +42,14 @@ type RemovedNode struct {
 	RemovedAt time.Time
 }
 
+// NodeAttachment is a node's own address on a network: its ingress endpoint, through
+// which the routing mesh reaches tasks on any node.
+type NodeAttachment struct {
+	ID        string // the node ID
+	NetworkID string
+	Addr      netip.Prefix
+}
+
 // Op is what an Action does to its object.
 type Op string
 
@@ -60,6 +69,8 @@ type Action struct {
 	Service     *swarm.Service `json:",omitempty"`
 	Task        *swarm.Task    `json:",omitempty"`
 	Network     *swarm.Network `json:",omitempty"`
+	// NodeAttachment is written without versions: only the leader's allocator writes it.
+	NodeAttachment *NodeAttachment `json:",omitempty"`
 }
 
 // proposal is what travels through Raft: a batch of actions applied atomically, stamped
@@ -76,6 +87,7 @@ const (
 	tableServices = "services"
 	tableTasks    = "tasks"
 	tableNetworks = "networks"
+	tableNodeAtt  = "nodeattachments"
 )
 
 func schema() *memdb.DBSchema {
@@ -88,6 +100,7 @@ func schema() *memdb.DBSchema {
 		tableCluster: {Name: tableCluster, Indexes: byID()},
 		tableNodes:   {Name: tableNodes, Indexes: byID()},
 		tableRemoved: {Name: tableRemoved, Indexes: byID()},
+		tableNodeAtt: {Name: tableNodeAtt, Indexes: byID()},
 		tableServices: {Name: tableServices, Indexes: map[string]*memdb.IndexSchema{
 			"id":   {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
 			"name": {Name: "name", Unique: true, Indexer: &nameIndex{}},
@@ -195,6 +208,8 @@ func applyAction(txn *memdb.Txn, index uint64, at time.Time, a Action) error {
 		table, id, meta, obj = tableNodes, a.Node.ID, &a.Node.Meta, a.Node
 	case a.RemovedNode != nil:
 		table, id, obj = tableRemoved, a.RemovedNode.ID, a.RemovedNode
+	case a.NodeAttachment != nil:
+		table, id, obj = tableNodeAtt, a.NodeAttachment.ID, a.NodeAttachment
 	case a.Service != nil:
 		table, id, meta, obj = tableServices, a.Service.ID, &a.Service.Meta, a.Service
 		if a.Op == OpCreate {
@@ -291,6 +306,7 @@ type snapshot struct {
 	Services []*swarm.Service
 	Tasks    []*swarm.Task
 	Networks []*swarm.Network
+	NodeAtts []*NodeAttachment
 }
 
 // Snapshot serializes the whole store (for Raft snapshots).
@@ -303,6 +319,7 @@ func (s *Store) Snapshot() ([]byte, error) {
 	snap.Services = all[*swarm.Service](tx, tableServices)
 	snap.Tasks = all[*swarm.Task](tx, tableTasks)
 	snap.Networks = all[*swarm.Network](tx, tableNetworks)
+	snap.NodeAtts = all[*NodeAttachment](tx, tableNodeAtt)
 	return json.Marshal(snap)
 }
 
@@ -344,6 +361,11 @@ func (s *Store) Restore(data []byte) error {
 	}
 	for _, o := range snap.Networks {
 		if err := txn.Insert(tableNetworks, o); err != nil {
+			return err
+		}
+	}
+	for _, o := range snap.NodeAtts {
+		if err := txn.Insert(tableNodeAtt, o); err != nil {
 			return err
 		}
 	}
@@ -576,4 +598,9 @@ func (s *Store) NetworkByName(name string) (*swarm.Network, error) {
 		return nil, apierr.NotFoundf("network %s not found", name)
 	}
 	return clone(o.(*swarm.Network)), nil
+}
+
+// NodeAttachments returns every node's network attachment, sorted by node ID.
+func (s *Store) NodeAttachments() []*NodeAttachment {
+	return cloneAll(all[*NodeAttachment](s.memdb().Txn(false), tableNodeAtt), func(v *NodeAttachment) string { return v.ID })
 }

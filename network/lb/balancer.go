@@ -68,6 +68,9 @@ type Config struct {
 	MaxAttempts int
 	// DialTimeout bounds one dial to a backend; 0 means DefaultDialTimeout.
 	DialTimeout time.Duration
+	// Dial, when set, makes the connections to backends (from inside another network
+	// namespace, say); it must honour ctx. nil dials from the process's own namespace.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// SuspectFor is how long a backend whose dial failed is passed over while others remain;
 	// 0 means DefaultSuspectFor.
 	SuspectFor time.Duration
@@ -451,4 +454,14 @@ func (w *inflight) closeAndWait() {
 	}
 	w.mu.Unlock()
 	<-w.idle
+}
+
+// dial connects to a backend, with the configured dialer.
+func (b *Balancer) dial(ctx context.Context, addr string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.DialTimeout)
+	defer cancel()
+	if b.cfg.Dial != nil {
+		return b.cfg.Dial(ctx, "tcp", addr)
+	}
+	return b.dialer.DialContext(ctx, "tcp", addr)
 }

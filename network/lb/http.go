@@ -126,7 +126,7 @@ func (e *dialError) Error() string { return fmt.Sprintf("dial backend %s: %v", e
 func (e *dialError) Unwrap() error { return e.err }
 
 func (p *httpProxy) dial(ctx context.Context, be *backend) (net.Conn, error) {
-	c, err := p.b.dialer.DialContext(ctx, "tcp", be.addr)
+	c, err := p.b.dial(ctx, be.addr)
 	if err != nil {
 		return nil, &dialError{addr: be.addr, err: err}
 	}

@@ -94,7 +94,7 @@ func (b *Balancer) connect(ctx context.Context) (*backend, net.Conn) {
 		if be == nil {
 			return nil, nil
 		}
-		c, err := b.dialer.DialContext(ctx, "tcp", be.addr)
+		c, err := b.dial(ctx, be.addr)
 		if err == nil {
 			b.dialed(be)
 			return be, c

@@ -1,0 +1,129 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+
+	"github.com/moby/moby/api/types/swarm"
+
+	"github.com/shoal/shoal/clusterapi"
+	"github.com/shoal/shoal/network/lb"
+	"github.com/shoal/shoal/network/netns"
+)
+
+// ingressSandbox is the local endpoint that stands for the node itself on the ingress
+// network: the routing mesh dials tasks from inside it.
+const ingressSandbox = "ingress-sbox"
+
+// meshListener is one published port served on this node.
+type meshListener struct {
+	b      *lb.Balancer
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// updateMeshLocked wires the node's ingress endpoint and serves every published port on
+// the node's own address, balancing over the service's running tasks wherever they run.
+func (p *plumbing) updateMeshLocked(resp clusterapi.AssignmentsResponse) error {
+	if resp.Ingress == nil {
+		p.stopMeshLocked()
+		return nil
+	}
+	if _, ok := p.local[ingressSandbox]; !ok {
+		path, err := netns.CreateWithLoopback(p.cfg.NetnsPrefix + "ingress")
+		if err != nil {
+			return fmt.Errorf("making the ingress sandbox: %w", err)
+		}
+		p.sandboxPath = path
+	}
+	p.local[ingressSandbox] = localTask{
+		netnsPath: p.sandboxPath,
+		attachments: []swarm.NetworkAttachment{{
+			Network:   swarm.Network{ID: resp.Ingress.NetworkID},
+			Addresses: []netip.Prefix{resp.Ingress.Addr},
+		}},
+	}
+	want := map[string]clusterapi.MeshPort{}
+	for _, mp := range resp.Mesh {
+		if mp.Protocol == "tcp" {
+			want[strconv.Itoa(int(mp.PublishedPort))] = mp
+		}
+	}
+	for key, ml := range p.mesh {
+		if _, ok := want[key]; !ok {
+			ml.cancel()
+			<-ml.done
+			delete(p.mesh, key)
+		}
+	}
+	for key, mp := range want {
+		ml, ok := p.mesh[key]
+		if !ok {
+			var err error
+			if ml, err = p.startMeshListener(mp); err != nil {
+				p.cfg.Logger.Warn("cannot serve a published port", "port", mp.PublishedPort, "service", mp.Service, "err", err)
+				continue
+			}
+			p.mesh[key] = ml
+		}
+		var backends []lb.Backend
+		for _, be := range mp.Backends {
+			backends = append(backends, lb.Backend{ID: be.TaskID, Addr: net.JoinHostPort(be.IP.String(), strconv.Itoa(int(mp.TargetPort)))})
+		}
+		if err := ml.b.SetBackends(backends); err != nil {
+			p.cfg.Logger.Warn("updating a published port's tasks", "port", mp.PublishedPort, "err", err)
+		}
+	}
+	return nil
+}
+
+func (p *plumbing) startMeshListener(mp clusterapi.MeshPort) (*meshListener, error) {
+	sandbox := p.sandboxPath
+	b, err := lb.New(lb.Config{
+		Addr:   fmt.Sprintf("0.0.0.0:%d", mp.PublishedPort),
+		Mode:   lb.TCP,
+		Logger: p.cfg.Logger,
+		// Tasks are reached over the ingress network, from the node's own endpoint on it.
+		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var c net.Conn
+			err := netns.Do(sandbox, func() error {
+				var d net.Dialer
+				var err error
+				c, err = d.DialContext(ctx, network, addr)
+				return err
+			})
+			return c, err
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ml := &meshListener{b: b, cancel: cancel, done: make(chan struct{})}
+	go func() { defer close(ml.done); _ = b.Run(ctx) }()
+	return ml, nil
+}
+
+func (p *plumbing) stopMeshLocked() {
+	for key, ml := range p.mesh {
+		ml.cancel()
+		<-ml.done
+		delete(p.mesh, key)
+	}
+}
+
+// close stops the node's listeners and resolvers (the worker is stopping); the kernel
+// state stays, for the next worker to take over.
+func (p *plumbing) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopMeshLocked()
+	for id, r := range p.servers {
+		r.cancel()
+		<-r.done
+		delete(p.servers, id)
+	}
+}
