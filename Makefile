@@ -6,7 +6,7 @@ PKGS := ./...
 TEST_TIMEOUT ?= 25m
 export GOFLAGS := -mod=mod
 
-.PHONY: all build deps test unit e2e demo bench lint fmt clean sample-images busybox-image
+.PHONY: all build deps test unit e2e demo headline bench lint fmt clean sample-images busybox-image
 IMAGES_DIR ?= build/images
 
 all: build
@@ -37,8 +37,15 @@ unit: build
 e2e: deps build
 	SHOAL_BIN=$(CURDIR)/$(BIN) $(GO) test -timeout $(TEST_TIMEOUT) -v ./e2e/...
 
-demo: deps build sample-images
+demo: deps build sample-images busybox-image
 	IMAGES_DIR=$(IMAGES_DIR) ./scripts/demo.sh $(CURDIR)/$(BIN)
+	$(MAKE) --no-print-directory headline
+
+# The headline experiment: 10 clients x 500 requests through the routing mesh on a node
+# without the service, during a rolling update (stop-first, then start-first) and a scale
+# up and down; it reports completed and failed requests and the versions seen.
+headline: deps build sample-images busybox-image
+	set -o pipefail; SHOAL_BIN=$(CURDIR)/$(BIN) SHOAL_HEADLINE=1 $(GO) test -count=1 -timeout 15m -v -run TestHeadlineNoDroppedRequests ./e2e/ | grep -E 'headline_test|^(---|ok|FAIL)'
 
 bench: deps build
 	SHOAL_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 2s ./...
