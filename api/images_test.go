@@ -87,11 +87,7 @@ func (f *fakeBackend) ImageInspect(_ context.Context, ref string) (image.Inspect
 }
 
 func TestImageRouting(t *testing.T) {
-	tests := []struct {
-		method, target, body string
-		wantStatus           int
-		wantCall             string // backend method the request must reach; "" for none
-	}{
+	checkRoutes(t, []routeCase{
 		{"POST", "/images/create?fromSrc=-&repo=sleepy&tag=1", "rootfs", 200, "ImageImport"},
 		{"POST", "/v1.51/images/create?fromSrc=-", "rootfs", 200, "ImageImport"},
 		{"POST", "/images/load", "archive", 200, "ImageLoad"},
@@ -116,22 +112,7 @@ func TestImageRouting(t *testing.T) {
 		{"POST", "/images/json", "", 405, ""},
 		{"GET", "/images/create", "", 404, ""},
 		{"DELETE", "/distribution/sleepy/json", "", 405, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.method+" "+tt.target, func(t *testing.T) {
-			fake := newFakeBackend()
-			rec := do(t, NewHandler(fake, Options{}), tt.method, tt.target, tt.body)
-			if rec.Code != tt.wantStatus {
-				t.Fatalf("status = %d, want %d (body %q)", rec.Code, tt.wantStatus, rec.Body.String())
-			}
-			if tt.wantCall != "" && len(fake.callsTo(tt.wantCall)) != 1 {
-				t.Errorf("backend calls = %+v, want one %s", fake.calls, tt.wantCall)
-			}
-			if tt.wantCall == "" && fake.callCount() != 0 {
-				t.Errorf("backend called for a refused request: %+v", fake.calls)
-			}
-		})
-	}
+	})
 }
 
 func TestImageRequestsReachBackendIntact(t *testing.T) {
