@@ -140,11 +140,40 @@ func TestOverlayAcrossNodes(t *testing.T) {
 		}
 	}
 
+	// Changing the networks of a live service changes what resolves: web joins backnet,
+	// where a second shell finds it, then leaves webnet, where the first one no longer does.
+	mustRun(t, l, "manager-1", "network", "create", "-d", "overlay", "backnet")
+	mustRun(t, l, "manager-1", "service", "create", "-d", "--name", "shell2",
+		"--constraint", "node.role==manager", "--network", "backnet", "busybox", "sleep", "1000000")
+	mustRun(t, l, "manager-1", "service", "update", "-d", "--network-add", "backnet", "web")
+	var shell2NS string
+	eventually(t, 60*time.Second, "web resolvable from backnet", func() error {
+		ps := mustRun(t, l, "manager-1", "service", "ps", "shell2", "--filter", "desired-state=running", "--format", "{{.ID}} {{.CurrentState}}", "--no-trunc")
+		f := strings.Fields(ps)
+		if len(f) < 2 || f[1] != "Running" {
+			return fmt.Errorf("shell2 not running yet: %q", ps)
+		}
+		shell2NS = node(t, l, "manager-1").Netns + ".t" + f[0][:12]
+		out, err := exec.Command("ip", "netns", "exec", shell2NS, "/bin/busybox", "nslookup", "tasks.web", "127.0.0.11").CombinedOutput()
+		if err != nil || strings.Count(string(out), "Address: 10.") < 2 {
+			return fmt.Errorf("nslookup tasks.web from backnet: %v %s", err, out)
+		}
+		return nil
+	})
+	mustRun(t, l, "manager-1", "service", "update", "-d", "--network-rm", "webnet", "web")
+	eventually(t, 60*time.Second, "web gone from webnet", func() error {
+		out, _ := exec.Command("ip", "netns", "exec", shellNS, "/bin/busybox", "nslookup", "web", "127.0.0.11").CombinedOutput()
+		if strings.Contains(string(out), "Address: "+vip) {
+			return fmt.Errorf("web still resolves on webnet: %s", out)
+		}
+		return nil
+	})
+
 	vni := strings.TrimSpace(mustRun(t, l, "manager-1", "network", "inspect", "webnet", "--format", `{{index .Options "com.docker.network.driver.overlay.vxlanid_list"}}`))
 	if vni == "" {
 		t.Fatal("webnet has no VXLAN ID")
 	}
-	mustRun(t, l, "manager-1", "service", "rm", "web", "shell")
+	mustRun(t, l, "manager-1", "service", "rm", "web", "shell", "shell2")
 	eventually(t, 30*time.Second, "network rm once the tasks are gone", func() error {
 		_, errOut, err := run(t, l, "manager-1", "network", "rm", "webnet")
 		if err != nil {
