@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shoal/shoal/internal/clock"
 	"github.com/shoal/shoal/network/netns"
 )
 
@@ -23,19 +24,19 @@ const (
 	drainQuiet = 300 * time.Millisecond
 )
 
-func (p *plumbing) drain(ctx context.Context, taskID string, grace time.Duration) {
+func (p *plumbing) drain(ctx context.Context, clk clock.Clock, taskID string, grace time.Duration) {
 	p.mu.Lock()
 	lt, ok := p.local[taskID]
 	p.mu.Unlock()
 	if !ok {
 		return
 	}
-	deadline := time.Now().Add(grace)
+	deadline := clk.Now().Add(grace)
 	wait := func(d time.Duration) bool {
 		select {
 		case <-ctx.Done():
 			return false
-		case <-time.After(d):
+		case <-clk.After(d):
 			return true
 		}
 	}
@@ -43,7 +44,7 @@ func (p *plumbing) drain(ctx context.Context, taskID string, grace time.Duration
 		return
 	}
 	var idleSince time.Time
-	for time.Now().Before(deadline) {
+	for clk.Now().Before(deadline) {
 		n, err := establishedConns(lt.netnsPath)
 		if err != nil {
 			return
@@ -52,8 +53,8 @@ func (p *plumbing) drain(ctx context.Context, taskID string, grace time.Duration
 		case n > 0:
 			idleSince = time.Time{}
 		case idleSince.IsZero():
-			idleSince = time.Now()
-		case time.Since(idleSince) >= drainQuiet:
+			idleSince = clk.Now()
+		case clk.Now().Sub(idleSince) >= drainQuiet:
 			return
 		}
 		if !wait(50 * time.Millisecond) {

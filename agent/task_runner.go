@@ -211,7 +211,7 @@ func (r *taskRunner) grace() time.Duration {
 // stop stops the container with its stop signal and grace period.
 func (r *taskRunner) stop(ctx context.Context, ctrl exec.Controller) {
 	if info, err := ctrl.Inspect(ctx); err == nil && info.State == exec.ContainerRunning && r.w.plumb != nil {
-		r.w.plumb.drain(ctx, r.id, r.grace())
+		r.w.plumb.drain(ctx, r.w.cfg.Clock, r.id, r.grace())
 	}
 	if err := ctrl.Shutdown(ctx, 0, r.grace()); err != nil && ctx.Err() == nil {
 		r.w.cfg.Logger.Warn("stopping task", "task", r.id, "err", err)

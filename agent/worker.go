@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -255,6 +254,3 @@ func (w *Worker) reportStatus(ctx context.Context) {
 		}
 	}
 }
-
-// errRemoved ends a runner whose task was removed.
-var errRemoved = errors.New("task removed")

@@ -9,7 +9,6 @@ import (
 // File names in a node's certificate directory.
 const (
 	RootCertFile = "swarm-root-ca.crt"
-	RootKeyFile  = "swarm-root-ca.key"
 	NodeCertFile = "swarm-node.crt"
 	NodeKeyFile  = "swarm-node.key"
 )
@@ -54,29 +53,6 @@ func LoadNodeCredentials(dir string) (rootCertPEM, certPEM, keyPEM []byte, err e
 		return nil, nil, nil, fmt.Errorf("load node credentials: %w", err)
 	}
 	return rootCertPEM, certPEM, keyPEM, nil
-}
-
-// SaveRootCAKey writes the root CA key (managers only) into dir, 0600, atomically.
-func SaveRootCAKey(dir string, keyPEM []byte) error {
-	if len(keyPEM) == 0 {
-		return fmt.Errorf("save root CA key: key is empty")
-	}
-	if err := ensurePrivateDir(dir); err != nil {
-		return err
-	}
-	if err := writeFileAtomic(dir, RootKeyFile, keyPEM); err != nil {
-		return fmt.Errorf("save root CA key: %w", err)
-	}
-	return nil
-}
-
-// LoadRootCAKey reads the root CA key; the error wraps os.ErrNotExist when there is none.
-func LoadRootCAKey(dir string) ([]byte, error) {
-	keyPEM, err := os.ReadFile(filepath.Join(dir, RootKeyFile))
-	if err != nil {
-		return nil, fmt.Errorf("load root CA key: %w", err)
-	}
-	return keyPEM, nil
 }
 
 // ensurePrivateDir creates dir if needed and makes it 0700 even if it already existed with

@@ -47,27 +47,16 @@ func TestNodeCredentialsFiles(t *testing.T) {
 	}
 }
 
-func TestRootCAKeyFile(t *testing.T) {
+func TestExistingDirIsTightened(t *testing.T) {
 	dir := t.TempDir()
-	// An existing directory with wider permissions is tightened.
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadRootCAKey(dir); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("LoadRootCAKey of an empty dir: %v, want os.ErrNotExist", err)
-	}
-	if err := SaveRootCAKey(dir, []byte("ca key")); err != nil {
-		t.Fatalf("SaveRootCAKey: %v", err)
-	}
-	got, err := LoadRootCAKey(dir)
-	if err != nil || string(got) != "ca key" {
-		t.Fatalf("LoadRootCAKey = %q, %v", got, err)
+	if err := SaveNodeCredentials(dir, []byte("root"), []byte("cert"), []byte("key")); err != nil {
+		t.Fatalf("SaveNodeCredentials: %v", err)
 	}
 	assertMode(t, dir, 0o700|os.ModeDir)
-	assertMode(t, filepath.Join(dir, RootKeyFile), 0o600)
-	if err := SaveRootCAKey(dir, nil); err == nil {
-		t.Errorf("SaveRootCAKey of an empty key: no error")
-	}
+	assertMode(t, filepath.Join(dir, NodeKeyFile), 0o600)
 }
 
 func assertMode(t *testing.T, path string, want os.FileMode) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"text/template"
 )
 
@@ -134,4 +135,28 @@ func writePretty(g *Globals, refs []string, get inspectGetter, templateText stri
 	}
 	_, err = out.WriteTo(g.Out)
 	return err
+}
+
+// inspectFormat resolves `inspect`'s --format and --pretty into one format; nothing may
+// follow "pretty".
+func inspectFormat(format string, pretty bool) (string, error) {
+	if pretty {
+		format = formatKeyPretty
+	}
+	if strings.HasPrefix(format, formatKeyPretty) && format != formatKeyPretty {
+		return "", errors.New("cannot supply extra formatting options to the pretty template")
+	}
+	return format, nil
+}
+
+// writeInspectOrPretty prints the objects as JSON or through a template, or in their
+// human form with writePretty (exit status 1 when one cannot be fetched, as docker).
+func writeInspectOrPretty(g *Globals, refs []string, format string, get inspectGetter, writePretty func(*Globals, []string, inspectGetter) error) error {
+	if format != formatKeyPretty {
+		return writeInspect(g.Out, refs, format, get)
+	}
+	if err := writePretty(g, refs, get); err != nil {
+		return statusError{code: 1, msg: err.Error()}
+	}
+	return nil
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"strings"
 
 	"github.com/moby/moby/api/types/swarm"
@@ -91,12 +90,9 @@ func newNodeInspectCommand(g *Globals) *cobra.Command {
 }
 
 func runNodeInspect(ctx context.Context, g *Globals, refs []string, opts nodeInspectOptions) error {
-	format := opts.format
-	if opts.pretty {
-		format = formatKeyPretty
-	}
-	if strings.HasPrefix(format, formatKeyPretty) && format != formatKeyPretty {
-		return errors.New("cannot supply extra formatting options to the pretty template")
+	format, err := inspectFormat(opts.format, opts.pretty)
+	if err != nil {
+		return err
 	}
 	c, err := g.Client()
 	if err != nil {
@@ -113,13 +109,7 @@ func runNodeInspect(ctx context.Context, g *Globals, refs []string, opts nodeIns
 		}
 		return res.Node, res.Raw, nil
 	}
-	if format != formatKeyPretty {
-		return writeInspect(g.Out, refs, format, get)
-	}
-	if err := writeNodesPretty(g, refs, get); err != nil {
-		return statusError{code: 1, msg: err.Error()}
-	}
-	return nil
+	return writeInspectOrPretty(g, refs, format, get, writeNodesPretty)
 }
 
 // writeNodesPretty prints nodes in the human form. Like docker, it prints nothing if any

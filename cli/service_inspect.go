@@ -220,12 +220,9 @@ func newServiceInspectCommand(g *Globals) *cobra.Command {
 }
 
 func runServiceInspect(ctx context.Context, g *Globals, refs []string, opts serviceInspectOptions) error {
-	format := opts.format
-	if opts.pretty {
-		format = formatKeyPretty
-	}
-	if strings.HasPrefix(format, formatKeyPretty) && format != formatKeyPretty {
-		return errors.New("cannot supply extra formatting options to the pretty template")
+	format, err := inspectFormat(opts.format, opts.pretty)
+	if err != nil {
+		return err
 	}
 	c, err := g.Client()
 	if err != nil {
@@ -242,13 +239,7 @@ func runServiceInspect(ctx context.Context, g *Globals, refs []string, opts serv
 		}
 		return res.Service, res.Raw, nil
 	}
-	if format != formatKeyPretty {
-		return writeInspect(g.Out, refs, format, get)
-	}
-	if err := writeServicesPretty(g, refs, get); err != nil {
-		return statusError{code: 1, msg: err.Error()}
-	}
-	return nil
+	return writeInspectOrPretty(g, refs, format, get, writeServicesPretty)
 }
 
 // writeServicesPretty prints services in the human form. Like docker, it prints nothing

@@ -207,22 +207,13 @@ func listenUnix(host string) (net.Listener, error) {
 
 // resumeLocked restarts the node's components from its saved state.
 func (d *Daemon) resumeLocked() error {
-	rootPEM, certPEM, keyPEM, err := ca.LoadNodeCredentials(d.certDir())
-	if err != nil {
-		return fmt.Errorf("loading node certificate: %w", err)
-	}
-	root, err := ca.ParseRootCA(rootPEM, nil)
-	if err != nil {
+	if err := d.loadCredsLocked(); err != nil {
 		return err
 	}
-	creds, err := ca.NewCredentials(root, certPEM, keyPEM)
-	if err != nil {
-		return fmt.Errorf("node certificate: %w", err)
+	if leaf := d.creds.Leaf(); d.cfg.Clock.Now().After(leaf.NotAfter) {
+		d.creds = nil
+		return fmt.Errorf("this node's certificate expired at %s while the node was away; run 'shoal swarm leave --force' and join again", leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
-	if now := d.cfg.Clock.Now(); now.After(creds.Leaf().NotAfter) {
-		return fmt.Errorf("this node's certificate expired at %s while the node was away; run 'shoal swarm leave --force' and join again", creds.Leaf().NotAfter.UTC().Format(time.RFC3339))
-	}
-	d.creds = creds
 	d.nodeAddr.Store(d.state.AdvertiseAddr)
 	if d.state.Role == swarm.NodeRoleManager {
 		if err := d.startManagerLocked(nil, false); err != nil {

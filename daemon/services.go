@@ -8,7 +8,6 @@ import (
 	"github.com/moby/moby/api/types/swarm"
 
 	"github.com/shoal/shoal/api"
-	"github.com/shoal/shoal/internal/apierr"
 	"github.com/shoal/shoal/manager"
 	"github.com/shoal/shoal/manager/orchestrator/update"
 )
@@ -187,20 +186,9 @@ func (d *Daemon) TaskInspect(ctx context.Context, id string) (swarm.Task, error)
 	if err != nil {
 		return swarm.Task{}, err
 	}
-	if t, err := m.Store().Task(id); err == nil {
-		return *t, nil
+	t, err := m.Control().ResolveTask(id)
+	if err != nil {
+		return swarm.Task{}, err
 	}
-	var found []*swarm.Task
-	for _, t := range m.Store().Tasks() {
-		if strings.HasPrefix(t.ID, id) {
-			found = append(found, t)
-		}
-	}
-	if len(found) == 1 {
-		return *found[0], nil
-	}
-	if len(found) > 1 {
-		return swarm.Task{}, apierr.Conflictf("task %s is ambiguous (%d matches found)", id, len(found))
-	}
-	return swarm.Task{}, apierr.NotFoundf("task %s not found", id)
+	return *t, nil
 }

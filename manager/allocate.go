@@ -9,6 +9,7 @@ import (
 	"github.com/moby/moby/api/types/swarm"
 
 	"github.com/shoal/shoal/manager/allocator"
+	"github.com/shoal/shoal/manager/controlapi"
 	"github.com/shoal/shoal/manager/orchestrator"
 	"github.com/shoal/shoal/manager/store"
 )
@@ -36,9 +37,7 @@ func newNetAlloc(st *store.Store) (*netAlloc, []allocator.Problem, error) {
 	var state allocator.State
 	for _, n := range st.Networks() {
 		ns := allocator.NetworkState{ID: n.ID, Name: n.Spec.Name}
-		if n.IPAMOptions != nil && len(n.IPAMOptions.Configs) > 0 {
-			ns.Subnet, ns.Gateway = n.IPAMOptions.Configs[0].Subnet, n.IPAMOptions.Configs[0].Gateway
-		}
+		ns.Subnet, ns.Gateway = controlapi.NetworkSubnet(n)
 		state.Networks = append(state.Networks, ns)
 	}
 	for _, s := range st.Services() {
@@ -100,11 +99,7 @@ func (na *netAlloc) plan(st *store.Store, logf func(msg string, args ...any)) al
 		if n.Spec.Ingress {
 			ingress = n
 		}
-		req := allocator.NetworkRequest{ID: n.ID, Name: n.Spec.Name}
-		if n.IPAMOptions != nil && len(n.IPAMOptions.Configs) > 0 {
-			req.Subnet, req.Gateway = n.IPAMOptions.Configs[0].Subnet, n.IPAMOptions.Configs[0].Gateway
-		}
-		if _, err := na.a.AddNetwork(req); err != nil {
+		if _, err := na.a.AddNetwork(controlapi.AllocatorRequest(n)); err != nil {
 			logf("network cannot be allocated", "network", n.Spec.Name, "err", err)
 		}
 	}
@@ -340,8 +335,8 @@ func attached(t *swarm.Task, want []*swarm.Network) bool {
 }
 
 func subnetBits(n *swarm.Network) int {
-	if n.IPAMOptions != nil && len(n.IPAMOptions.Configs) > 0 {
-		return n.IPAMOptions.Configs[0].Subnet.Bits()
+	if subnet, _ := controlapi.NetworkSubnet(n); subnet.IsValid() {
+		return subnet.Bits()
 	}
 	return 24
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/shoal/shoal/clusterapi"
 	"github.com/shoal/shoal/internal/apierr"
 	"github.com/shoal/shoal/internal/ids"
+	"github.com/shoal/shoal/manager/dispatcher"
 	"github.com/shoal/shoal/manager/store"
 )
 
@@ -152,7 +153,7 @@ func (m *Manager) admit(ctx context.Context, req clusterapi.JoinRequest) (cluste
 		Role:            role,
 		CertPEM:         certPEM,
 		RootCAPEM:       cluster.RootCACertPEM,
-		Managers:        managersOf(m.store.Nodes()),
+		Managers:        dispatcher.Managers(m.store.Nodes()),
 		HeartbeatPeriod: m.dispatcher.Period(),
 	}, nil
 }

@@ -6,10 +6,7 @@ import (
 	"github.com/moby/moby/api/types/swarm"
 
 	"github.com/shoal/shoal/ca"
-	"github.com/shoal/shoal/manager/dispatcher"
 )
-
-func managersOf(nodes []*swarm.Node) []swarm.Peer { return dispatcher.Managers(nodes) }
 
 // hostOf drops the port of host:port (and leaves a bare host alone).
 func hostOf(addr string) string {

@@ -74,7 +74,8 @@ func assignmentsFor(st *store.Store, nodeID string) clusterapi.AssignmentsRespon
 			onNet[att.Network.ID] = true
 		}
 	}
-	for _, att := range st.NodeAttachments() {
+	nodeAtts := st.NodeAttachments()
+	for _, att := range nodeAtts {
 		if att.ID == nodeID {
 			onNet[att.NetworkID] = true
 			out.Ingress = &clusterapi.IngressEndpoint{NetworkID: att.NetworkID, Addr: att.Addr}
@@ -96,9 +97,7 @@ func assignmentsFor(st *store.Store, nodeID string) clusterapi.AssignmentsRespon
 			if v, err := strconv.ParseUint(n.DriverState.Options[controlapi.VXLANIDOption], 10, 32); err == nil {
 				on.VNI = uint32(v)
 			}
-			if n.IPAMOptions != nil && len(n.IPAMOptions.Configs) > 0 {
-				on.Subnet, on.Gateway = n.IPAMOptions.Configs[0].Subnet, n.IPAMOptions.Configs[0].Gateway
-			}
+			on.Subnet, on.Gateway = controlapi.NetworkSubnet(n)
 			out.Networks = append(out.Networks, on)
 			fmt.Fprintf(h, "net %s %d %s;", on.ID, on.VNI, on.Subnet)
 		}
@@ -125,16 +124,8 @@ func assignmentsFor(st *store.Store, nodeID string) clusterapi.AssignmentsRespon
 				fmt.Fprintf(h, "peer %s %s %s %s;", p.NetworkID, p.TaskID, p.IP, p.NodeAddr)
 			}
 		}
-	}
-	if len(onNet) > 0 {
 		// Other nodes' ingress endpoints answer the mesh's connections to local tasks.
-		addrs := map[string]netip.Addr{}
-		for _, n := range st.Nodes() {
-			if a, err := netip.ParseAddr(n.Status.Addr); err == nil && n.Status.State == swarm.NodeStateReady {
-				addrs[n.ID] = a
-			}
-		}
-		for _, att := range st.NodeAttachments() {
+		for _, att := range nodeAtts {
 			if vtep, ok := addrs[att.ID]; ok && att.ID != nodeID && onNet[att.NetworkID] {
 				p := clusterapi.OverlayPeer{NetworkID: att.NetworkID, TaskID: "node-" + att.ID, IP: att.Addr.Addr(), NodeAddr: vtep}
 				out.Peers = append(out.Peers, p)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
-	"strings"
 
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
@@ -23,32 +22,6 @@ const VXLANIDOption = "com.docker.network.driver.overlay.vxlanid_list"
 
 // firstVNI is the first VXLAN ID handed out (Docker's overlay driver starts at 4097).
 const firstVNI = 4097
-
-// ResolveNetwork finds a network by full ID, name, or unique ID prefix.
-func (a *API) ResolveNetwork(ref string) (*swarm.Network, error) {
-	if ref == "" {
-		return nil, apierr.Invalidf("a network ID or name is required")
-	}
-	if n, err := a.store.Network(ref); err == nil {
-		return n, nil
-	}
-	if n, err := a.store.NetworkByName(ref); err == nil {
-		return n, nil
-	}
-	var found []*swarm.Network
-	for _, n := range a.store.Networks() {
-		if strings.HasPrefix(n.ID, ref) {
-			found = append(found, n)
-		}
-	}
-	switch len(found) {
-	case 1:
-		return found[0], nil
-	case 0:
-		return nil, apierr.NotFoundf("network %s not found", ref)
-	}
-	return nil, apierr.Conflictf("network %s is ambiguous (%d matches found)", ref, len(found))
-}
 
 // NewNetwork checks a create request and makes the network it asks for, with a subnet
 // (given or from the pool) that overlaps no other network's and a VXLAN ID of its own.
@@ -157,12 +130,24 @@ func NewNetwork(req network.CreateRequest, existing []*swarm.Network, pool []net
 	}, nil
 }
 
-func addExisting(a *allocator.Allocator, n *swarm.Network) error {
-	req := allocator.NetworkRequest{ID: n.ID, Name: n.Spec.Name}
-	if n.IPAMOptions != nil && len(n.IPAMOptions.Configs) > 0 {
-		req.Subnet, req.Gateway = n.IPAMOptions.Configs[0].Subnet, n.IPAMOptions.Configs[0].Gateway
+// NetworkSubnet is a network's (only) IPv4 subnet and gateway; zero values before the
+// network has any.
+func NetworkSubnet(n *swarm.Network) (netip.Prefix, netip.Addr) {
+	if n.IPAMOptions == nil || len(n.IPAMOptions.Configs) == 0 {
+		return netip.Prefix{}, netip.Addr{}
 	}
-	if _, err := a.AddNetwork(req); err != nil {
+	return n.IPAMOptions.Configs[0].Subnet, n.IPAMOptions.Configs[0].Gateway
+}
+
+// AllocatorRequest is how the allocator knows an existing network.
+func AllocatorRequest(n *swarm.Network) allocator.NetworkRequest {
+	req := allocator.NetworkRequest{ID: n.ID, Name: n.Spec.Name}
+	req.Subnet, req.Gateway = NetworkSubnet(n)
+	return req
+}
+
+func addExisting(a *allocator.Allocator, n *swarm.Network) error {
+	if _, err := a.AddNetwork(AllocatorRequest(n)); err != nil {
 		return fmt.Errorf("the swarm's networks are inconsistent: %w", err)
 	}
 	return nil

@@ -3,7 +3,6 @@ package controlapi
 import (
 	"context"
 	"reflect"
-	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/swarm"
@@ -28,32 +27,6 @@ func New(st *store.Store, now func() time.Time, parseConstraints ConstraintParse
 		now = time.Now
 	}
 	return &API{store: st, now: now, parseConstraints: parseConstraints}
-}
-
-// ResolveService finds a service by full ID, name, or unique ID prefix.
-func (a *API) ResolveService(ref string) (*swarm.Service, error) {
-	if ref == "" {
-		return nil, apierr.Invalidf("a service ID or name is required")
-	}
-	if s, err := a.store.Service(ref); err == nil {
-		return s, nil
-	}
-	if s, err := a.store.ServiceByName(ref); err == nil {
-		return s, nil
-	}
-	var found []*swarm.Service
-	for _, s := range a.store.Services() {
-		if strings.HasPrefix(s.ID, ref) {
-			found = append(found, s)
-		}
-	}
-	switch len(found) {
-	case 1:
-		return found[0], nil
-	case 0:
-		return nil, apierr.NotFoundf("service %s not found", ref)
-	}
-	return nil, apierr.Conflictf("service %s is ambiguous (%d matches found)", ref, len(found))
 }
 
 // CreateService validates spec, fills the defaults and stores the service; the

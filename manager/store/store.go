@@ -461,26 +461,6 @@ func (s *Store) UpdateNode(ctx context.Context, id string, change func(*swarm.No
 	}
 }
 
-// UpdateCluster is UpdateNode for the cluster object.
-func (s *Store) UpdateCluster(ctx context.Context, change func(*Cluster) error) error {
-	for attempt := 0; ; attempt++ {
-		c, err := s.Cluster()
-		if err != nil {
-			return err
-		}
-		if err := change(c); err != nil {
-			return err
-		}
-		err = s.Write(ctx, Action{Op: OpUpdate, Cluster: c})
-		if apierr.KindOf(err) != apierr.KindConflict || attempt >= 5 {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
-}
-
 // nameIndex indexes services and networks by Spec.Name (unique cluster-wide).
 type nameIndex struct{}
 
