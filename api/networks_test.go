@@ -210,9 +210,7 @@ func TestNetworkRemoveInUseSaysWhy(t *testing.T) {
 
 func TestRefusedNetworkRequestsNeverReachBackend(t *testing.T) {
 	big := `{"Name":"` + strings.Repeat("x", maxBodyBytes) + `"}`
-	tests := []struct {
-		name, method, target, body, wantMsg string
-	}{
+	checkRefused(t, []refusedCase{
 		{"oversized body", "POST", "/networks/create", big, "request body too large (limit 1 MiB)"},
 		{"empty body", "POST", "/networks/create", "", "empty request body: expected a JSON object (network create request)"},
 		{"truncated body", "POST", "/networks/create", `{"Name":"back","IPAM":{`, "unexpected end of JSON input"},
@@ -229,23 +227,7 @@ func TestRefusedNetworkRequestsNeverReachBackend(t *testing.T) {
 		{"bad filters json", "GET", `/networks?filters={"name":"front"}`, "", "values of 'name' must be an object"},
 		{"bad verbose", "GET", "/networks/front?verbose=loud", "", `invalid value "loud" for query parameter verbose`},
 		{"bad scope", "GET", "/networks/front?scope=cluster", "", `invalid scope "cluster": must be swarm, local or global`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			fake := newFakeBackend()
-			target := strings.ReplaceAll(tt.target, `"`, "%22")
-			rec := do(t, NewHandler(fake, Options{}), tt.method, target, tt.body)
-			if rec.Code != http.StatusBadRequest {
-				t.Fatalf("status = %d, want 400 (body %q)", rec.Code, rec.Body.String())
-			}
-			if msg := errorMessage(t, rec); !strings.Contains(msg, tt.wantMsg) {
-				t.Errorf("message = %q, want it to contain %q", msg, tt.wantMsg)
-			}
-			if fake.callCount() != 0 {
-				t.Errorf("backend was called: %+v", fake.calls)
-			}
-		})
-	}
+	})
 
 	t.Run("form-encoded body", func(t *testing.T) {
 		fake := newFakeBackend()

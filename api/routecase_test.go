@@ -1,6 +1,7 @@
 package api
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -36,6 +37,33 @@ func checkRoutes(t *testing.T, cases []routeCase) {
 			}
 			if tt.wantStatus == 204 && rec.Body.Len() != 0 {
 				t.Errorf("204 with a body %q", rec.Body.String())
+			}
+		})
+	}
+}
+
+// refusedCase is a malformed request that must get a 400 naming the problem.
+type refusedCase struct {
+	name, method, target, body, wantMsg string
+}
+
+// checkRefused sends each request and checks it is refused with 400, with wantMsg in the
+// message, and that the backend was never called.
+func checkRefused(t *testing.T, cases []refusedCase) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := newFakeBackend()
+			target := strings.ReplaceAll(tt.target, `"`, "%22")
+			rec := do(t, NewHandler(fake, Options{}), tt.method, target, tt.body)
+			if rec.Code != http.StatusBadRequest {
+				t.Fatalf("status = %d, want 400 (body %q)", rec.Code, rec.Body.String())
+			}
+			if msg := errorMessage(t, rec); !strings.Contains(msg, tt.wantMsg) {
+				t.Errorf("message = %q, want it to contain %q", msg, tt.wantMsg)
+			}
+			if fake.callCount() != 0 {
+				t.Errorf("backend was called: %+v", fake.calls)
 			}
 		})
 	}

@@ -320,9 +320,7 @@ func urlQueryEscape(s string) string {
 // the service and task endpoints.
 func TestRefusedServiceRequestsNeverReachBackend(t *testing.T) {
 	big := `{"Name":"` + strings.Repeat("x", maxBodyBytes) + `"}`
-	tests := []struct {
-		name, method, target, body, wantMsg string
-	}{
+	checkRefused(t, []refusedCase{
 		{"oversized spec", "POST", "/services/create", big, "request body too large (limit 1 MiB)"},
 		{"oversized update", "POST", "/services/web/update?version=1", big, "request body too large (limit 1 MiB)"},
 		{"empty spec", "POST", "/services/create", "", "empty request body: expected a JSON object (service spec)"},
@@ -351,23 +349,7 @@ func TestRefusedServiceRequestsNeverReachBackend(t *testing.T) {
 		{"long fraction", "GET", "/tasks/t1/logs?stdout=1&since=1.0000000001", "", "invalid since"},
 		{"bad tail", "GET", "/services/web/logs?stdout=1&tail=last", "", `invalid tail "last": must be a non-negative number of lines or all`},
 		{"negative tail", "GET", "/tasks/t1/logs?stdout=1&tail=-3", "", `invalid tail "-3"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			fake := newFakeBackend()
-			target := strings.ReplaceAll(tt.target, `"`, "%22")
-			rec := do(t, NewHandler(fake, Options{}), tt.method, target, tt.body)
-			if rec.Code != http.StatusBadRequest {
-				t.Fatalf("status = %d, want 400 (body %q)", rec.Code, rec.Body.String())
-			}
-			if msg := errorMessage(t, rec); !strings.Contains(msg, tt.wantMsg) {
-				t.Errorf("message = %q, want it to contain %q", msg, tt.wantMsg)
-			}
-			if fake.callCount() != 0 {
-				t.Errorf("backend was called: %+v", fake.calls)
-			}
-		})
-	}
+	})
 }
 
 // readFrame reads one stdcopy frame from r.
