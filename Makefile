@@ -43,9 +43,10 @@ demo: deps build sample-images busybox-image
 
 # The headline experiment: 10 clients x 500 requests through the routing mesh on a node
 # without the service, during a rolling update (stop-first, then start-first) and a scale
-# up and down; it reports completed and failed requests and the versions seen.
+# up and down; it reports completed and failed requests and the versions seen. `make test`
+# runs it too.
 headline: deps build sample-images busybox-image
-	set -o pipefail; SHOAL_BIN=$(CURDIR)/$(BIN) SHOAL_HEADLINE=1 $(GO) test -count=1 -timeout 15m -v -run TestHeadlineNoDroppedRequests ./e2e/ | grep -E 'headline_test|^(---|ok|FAIL)'
+	set -o pipefail; SHOAL_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 15m -v -run TestHeadlineNoDroppedRequests ./e2e/ | grep -E 'headline_test|^(---|ok|FAIL)'
 
 bench: deps build
 	SHOAL_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 2s ./...

@@ -4,27 +4,38 @@ import (
 	"bufio"
 	"context"
 	"os"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/shoal/shoal/clusterapi"
 	"github.com/shoal/shoal/internal/clock"
 	"github.com/shoal/shoal/network/netns"
 )
 
 // Before a task is stopped for a planned reason, the cluster has already taken it out of
-// every node's balancers and VIP rules (the managers dropped it the moment its desired
-// state left RUNNING; nodes hear of it through their long-polls within milliseconds).
-// drain waits for that to take effect and for the requests in flight on the task to
-// finish, bounded by the stop grace period, so the task gets its stop signal only once it
-// is idle, whatever the program does on that signal.
+// every node's balancers, VIP rules and DNS answers (the managers dropped it the moment
+// its desired state left RUNNING; nodes hear of it through their long-polls within
+// milliseconds). drain asks every other node to confirm it has applied that, bounded, and
+// then waits for the requests in flight on the task to finish, bounded by the stop grace
+// period, so the task gets its stop signal only once it is idle, whatever the program does
+// on that signal.
 const (
-	// drainPropagation is how long other nodes get to stop sending new work.
-	drainPropagation = 2 * time.Second
+	// drainConfirmBound is the longest a drain waits for other nodes to confirm; a node
+	// that cannot answer (its daemon is gone) cannot hold a stop longer than this.
+	drainConfirmBound = 5 * time.Second
+	// drainRetry is how soon a node that did not answer is asked again.
+	drainRetry = 200 * time.Millisecond
 	// drainQuiet is how long the task must have no open connection to count as idle.
 	drainQuiet = 300 * time.Millisecond
 )
 
-func (p *plumbing) drain(ctx context.Context, clk clock.Clock, taskID string, grace time.Duration) {
+// askRoutes asks one node whether it still routes new work to a task, letting it hold
+// the answer up to wait for that to stop.
+type askRoutes func(ctx context.Context, node clusterapi.NodeEndpoint, taskID string, wait time.Duration) (routed bool, err error)
+
+func (p *plumbing) drain(ctx context.Context, clk clock.Clock, self, taskID string, grace time.Duration, ask askRoutes) {
 	p.mu.Lock()
 	lt, ok := p.local[taskID]
 	p.mu.Unlock()
@@ -40,7 +51,10 @@ func (p *plumbing) drain(ctx context.Context, clk clock.Clock, taskID string, gr
 			return true
 		}
 	}
-	if !wait(min(drainPropagation, grace)) {
+	if late := confirmUnrouted(ctx, clk, p.otherNodes(self), taskID, min(drainConfirmBound, grace), ask); len(late) > 0 {
+		p.cfg.Logger.Warn("stopping a task although some nodes did not confirm they stopped routing to it", "task", taskID, "nodes", late)
+	}
+	if ctx.Err() != nil {
 		return
 	}
 	var idleSince time.Time
@@ -85,4 +99,50 @@ func establishedConns(netnsPath string) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// confirmUnrouted asks every node at once to confirm it no longer routes new work to the
+// task, asking again a node that fails to answer or still routes, until bound passes. It
+// returns the nodes that never confirmed.
+func confirmUnrouted(ctx context.Context, clk clock.Clock, nodes []clusterapi.NodeEndpoint, taskID string, bound time.Duration, ask askRoutes) []string {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	deadline := clk.Now().Add(bound)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-clk.After(bound):
+			cancel()
+		}
+	}()
+	var (
+		mu          sync.Mutex
+		unconfirmed []string
+		wg          sync.WaitGroup
+	)
+	for _, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				left := deadline.Sub(clk.Now())
+				if left <= 0 || ctx.Err() != nil {
+					break
+				}
+				if routed, err := ask(ctx, n, taskID, left); err == nil && !routed {
+					return
+				}
+				select {
+				case <-ctx.Done():
+				case <-clk.After(drainRetry):
+				}
+			}
+			mu.Lock()
+			unconfirmed = append(unconfirmed, n.ID)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	sort.Strings(unconfirmed)
+	return unconfirmed
 }

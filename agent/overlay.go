@@ -43,6 +43,9 @@ type plumbing struct {
 	vipRules    map[string]string        // task ID → the VIP rule set installed in its namespace
 	mesh        map[string]*meshListener // published port → its listener on this node
 	sandboxPath string                   // the ingress sandbox's namespace, once made
+	routed      map[string]bool          // tasks this node sends new work to, as applied
+	nodes       []clusterapi.NodeEndpoint
+	applied     chan struct{} // closed (and replaced) when an assignment has been applied
 }
 
 // taskResolver is the DNS server inside one task's namespace, at 127.0.0.11:53.
@@ -58,7 +61,7 @@ type localTask struct {
 }
 
 func newPlumbing(cfg OverlayConfig) *plumbing {
-	return &plumbing{cfg: cfg, networks: map[string]clusterapi.OverlayNetwork{}, local: map[string]localTask{}, servers: map[string]*taskResolver{}, vipRules: map[string]string{}, mesh: map[string]*meshListener{}}
+	return &plumbing{cfg: cfg, networks: map[string]clusterapi.OverlayNetwork{}, local: map[string]localTask{}, servers: map[string]*taskResolver{}, vipRules: map[string]string{}, mesh: map[string]*meshListener{}, applied: make(chan struct{})}
 }
 
 // netnsName is a task's namespace name.
@@ -91,7 +94,9 @@ func (p *plumbing) update(resp clusterapi.AssignmentsResponse) error {
 	} else {
 		p.cfg.Logger.Warn("the swarm's names do not make a DNS table", "err", err)
 	}
-	return p.reconcileLocked()
+	err := p.reconcileLocked()
+	p.setRoutesLocked(resp)
+	return err
 }
 
 // attach makes a task's namespace, wires it to its networks and returns its path.

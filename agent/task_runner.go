@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/swarm"
 
 	"github.com/shoal/shoal/agent/exec"
@@ -110,8 +111,8 @@ func (r *taskRunner) run(parent context.Context) {
 		}
 	}
 	if r.desired() == swarm.TaskStateRunning && !exec.IsTerminal(r.lastState()) {
-		if err := r.start(ctx, ctrl); err == nil {
-			r.supervise(ctx, ctrl)
+		if running, err := r.start(ctx, ctrl); err == nil {
+			r.supervise(ctx, ctrl, running)
 		}
 	}
 	if ctx.Err() != nil {
@@ -123,32 +124,46 @@ func (r *taskRunner) run(parent context.Context) {
 	r.awaitRemoval(ctx, ctrl)
 }
 
-// start prepares and starts the container, or finds it already running (adopted).
-func (r *taskRunner) start(ctx context.Context, ctrl exec.Controller) error {
+// start prepares and starts the container, or finds it already running (adopted). It
+// reports the task RUNNING (and says so) unless the container has a health check that has
+// not passed yet: supervise reports it once it does.
+func (r *taskRunner) start(ctx context.Context, ctrl exec.Controller) (running bool, err error) {
 	if info, err := ctrl.Inspect(ctx); err == nil && info.State == exec.ContainerRunning {
 		r.report(swarm.TaskStateRunning, "started", nil, info.ContainerStatus())
-		return nil
+		return true, nil
 	}
 	r.report(swarm.TaskStateAccepted, "accepted", nil, nil)
 	r.report(swarm.TaskStatePreparing, "preparing", nil, nil)
 	if err := ctrl.Prepare(ctx); err != nil && !errors.Is(err, exec.ErrTaskPrepared) {
 		if ctx.Err() != nil {
-			return err
+			return false, err
 		}
 		r.report(swarm.TaskStateRejected, "preparing", err, nil)
-		return err
+		return false, err
 	}
 	r.report(swarm.TaskStateStarting, "starting", nil, nil)
 	if err := ctrl.Start(ctx); err != nil && !errors.Is(err, exec.ErrTaskStarted) {
 		if ctx.Err() != nil {
-			return err
+			return false, err
 		}
 		r.report(swarm.TaskStateFailed, "starting", err, nil)
-		return err
+		return false, err
+	}
+	return r.announceIfHealthy(ctx, ctrl), nil
+}
+
+// healthPoll is how often a started task's health is looked at until it first passes.
+const healthPoll = 100 * time.Millisecond
+
+// announceIfHealthy reports the task RUNNING when it has no health check or its check
+// has passed: only then do balancers and DNS send it work.
+func (r *taskRunner) announceIfHealthy(ctx context.Context, ctrl exec.Controller) bool {
+	if st := ctrl.Health().Status; st != container.NoHealthcheck && st != container.Healthy {
+		return false
 	}
 	info, _ := ctrl.Inspect(ctx)
 	r.report(swarm.TaskStateRunning, "started", nil, info.ContainerStatus())
-	return nil
+	return true
 }
 
 type waitResult struct {
@@ -156,8 +171,9 @@ type waitResult struct {
 	err    error
 }
 
-// supervise waits for the container to end or for the cluster to want it stopped.
-func (r *taskRunner) supervise(ctx context.Context, ctrl exec.Controller) {
+// supervise waits for the container to end or for the cluster to want it stopped; a
+// task not yet reported running is reported so once its health check passes.
+func (r *taskRunner) supervise(ctx context.Context, ctrl exec.Controller, running bool) {
 	waitCtx, stopWaiting := context.WithCancel(ctx)
 	defer stopWaiting()
 	exited := make(chan waitResult, 1)
@@ -166,9 +182,15 @@ func (r *taskRunner) supervise(ctx context.Context, ctrl exec.Controller) {
 		exited <- waitResult{st, err}
 	}()
 	for {
+		var healthTick <-chan time.Time
+		if !running {
+			healthTick = r.w.cfg.Clock.After(healthPoll)
+		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-healthTick:
+			running = r.announceIfHealthy(ctx, ctrl)
 		case res := <-exited:
 			r.reportExit(ctx, ctrl, res)
 			return
@@ -211,7 +233,7 @@ func (r *taskRunner) grace() time.Duration {
 // stop stops the container with its stop signal and grace period.
 func (r *taskRunner) stop(ctx context.Context, ctrl exec.Controller) {
 	if info, err := ctrl.Inspect(ctx); err == nil && info.State == exec.ContainerRunning && r.w.plumb != nil {
-		r.w.plumb.drain(ctx, r.w.cfg.Clock, r.id, r.grace())
+		r.w.plumb.drain(ctx, r.w.cfg.Clock, r.w.cfg.NodeID, r.id, r.grace(), r.w.askRoutes)
 	}
 	if err := ctrl.Shutdown(ctx, 0, r.grace()); err != nil && ctx.Err() == nil {
 		r.w.cfg.Logger.Warn("stopping task", "task", r.id, "err", err)

@@ -254,3 +254,22 @@ func (w *Worker) reportStatus(ctx context.Context) {
 		}
 	}
 }
+
+// askRoutes asks another node, through its node API, whether it still routes new work to
+// a task (see plumbing.drain).
+func (w *Worker) askRoutes(ctx context.Context, node clusterapi.NodeEndpoint, taskID string, wait time.Duration) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, wait+5*time.Second)
+	defer cancel()
+	var resp clusterapi.NodeRoutesResponse
+	err := w.client.Call(ctx, node.Addr, clusterapi.PathNodeRoutes, clusterapi.NodeRoutesRequest{TaskID: taskID, Wait: wait}, &resp)
+	return resp.Routed, err
+}
+
+// Routes reports whether this node still sends new work to a task, waiting up to wait
+// for that to stop: a node draining the task asks every node this.
+func (w *Worker) Routes(ctx context.Context, taskID string, wait time.Duration) bool {
+	if w.plumb == nil {
+		return false
+	}
+	return w.plumb.Routes(ctx, taskID, wait)
+}

@@ -131,6 +131,15 @@ type AssignmentsResponse struct {
 	// routing mesh reaches tasks on any node; Mesh lists the published ports it serves.
 	Ingress *IngressEndpoint
 	Mesh    []MeshPort
+	// Nodes are the Ready nodes' node APIs: before it stops a task, a node asks each of
+	// them to confirm that it no longer sends the task new work.
+	Nodes []NodeEndpoint
+}
+
+// NodeEndpoint is where a node serves the node API.
+type NodeEndpoint struct {
+	ID   string
+	Addr string
 }
 
 // IngressEndpoint is a node's address on the ingress network.
@@ -182,12 +191,27 @@ type TaskStatusUpdate struct {
 	Status swarm.TaskStatus
 }
 
-// The node API: what managers ask of the node running a task. Every node serves it on its
-// advertised address (a manager on its manager port). Only managers may call it.
+// The node API: what managers and other nodes ask of a node. Every node serves it on its
+// advertised address (a manager on its manager port). Only managers may read task output;
+// any node of the swarm may ask about routes.
 const (
 	PathNodePrefix = "/node/"
 	PathNodeLogs   = "/node/logs"
+	PathNodeRoutes = "/node/routes"
 )
+
+// NodeRoutesRequest asks a node whether it still sends a task new work (through its
+// routing mesh, its tasks' VIP rules or their DNS answers), holding the answer up to Wait
+// for that to stop.
+type NodeRoutesRequest struct {
+	TaskID string
+	Wait   time.Duration
+}
+
+// NodeRoutesResponse answers a NodeRoutesRequest.
+type NodeRoutesResponse struct {
+	Routed bool
+}
 
 // NodeLogsRequest asks a node for a task's captured output. The answer is a stream of
 // JSON-encoded LogLine values, one per line.
@@ -207,3 +231,15 @@ type LogLine struct {
 
 // NodeAPIAddrLabel is the engine label in which a node publishes its node API address.
 const NodeAPIAddrLabel = "com.shoal.node.addr"
+
+// NodeAPIAddr is where a node serves the node API: the address it publishes, or a
+// manager's manager port; "" when it says neither.
+func NodeAPIAddr(n *swarm.Node) string {
+	if addr := n.Description.Engine.Labels[NodeAPIAddrLabel]; addr != "" {
+		return addr
+	}
+	if n.ManagerStatus != nil {
+		return n.ManagerStatus.Addr
+	}
+	return ""
+}

@@ -66,10 +66,11 @@ type Daemon struct {
 	state    *nodeState
 	creds    *ca.Credentials
 	mgr      *manager.Manager
-	mgrStop  func()       // stops mgr and waits for it
-	agentEnd func()       // stops the agent and waits for it
-	nodePort func()       // stops a worker's node API listener
-	nodeAddr atomic.Value // string: the node's advertised address, for its description
+	mgrStop  func()                       // stops mgr and waits for it
+	agentEnd func()                       // stops the agent and waits for it
+	nodePort func()                       // stops a worker's node API listener
+	worker   atomic.Pointer[agent.Worker] // runs this node's tasks while it is in a swarm
+	nodeAddr atomic.Value                 // string: the node's advertised address, for its description
 	swarmErr string
 }
 
@@ -298,6 +299,7 @@ func (d *Daemon) startAgentLocked() {
 			Logger:   d.logger.With("component", "worker"),
 		})
 	}
+	d.worker.Store(worker)
 	workerDone := make(chan struct{})
 	go func() {
 		defer close(workerDone)
@@ -305,7 +307,7 @@ func (d *Daemon) startAgentLocked() {
 			_ = worker.Run(ctx)
 		}
 	}()
-	d.agentEnd = func() { cancel(); <-done; <-workerDone }
+	d.agentEnd = func() { cancel(); <-done; <-workerDone; d.worker.CompareAndSwap(worker, nil) }
 }
 
 // knownManagers is the node's current list of managers.

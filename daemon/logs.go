@@ -156,11 +156,8 @@ func (d *Daemon) nodeAPIAddr(m *manager.Manager, nodeID string) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	if addr := n.Description.Engine.Labels[clusterapi.NodeAPIAddrLabel]; addr != "" {
+	if addr := clusterapi.NodeAPIAddr(n); addr != "" {
 		return addr, nil
-	}
-	if n.ManagerStatus != nil && n.ManagerStatus.Addr != "" {
-		return n.ManagerStatus.Addr, nil
 	}
 	return "", apierr.Unavailablef("node %s publishes no address for its task output", nodeID)
 }

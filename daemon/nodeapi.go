@@ -16,12 +16,34 @@ import (
 	"github.com/shoal/shoal/internal/apierr"
 )
 
-// nodeHandler serves the node API (clusterapi.PathNodePrefix) to managers: the output of
-// the tasks this node runs.
+// nodeHandler serves the node API (clusterapi.PathNodePrefix): the output of the tasks
+// this node runs, to managers; whether it still routes to a task, to any node.
 func (d *Daemon) nodeHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+clusterapi.PathNodeLogs, d.handleNodeLogs)
+	mux.HandleFunc("POST "+clusterapi.PathNodeRoutes, d.handleNodeRoutes)
 	return mux
+}
+
+// maxRoutesWait bounds how long a routes question may be held.
+const maxRoutesWait = 10 * time.Second
+
+func (d *Daemon) handleNodeRoutes(w http.ResponseWriter, r *http.Request) {
+	if _, ok := ca.PeerIdentity(r.TLS); !ok {
+		writeNodeError(w, apierr.Forbiddenf("this request needs a node certificate of this swarm"))
+		return
+	}
+	var req clusterapi.NodeRoutesRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
+		writeNodeError(w, apierr.Invalidf("malformed routes request: %v", err))
+		return
+	}
+	var resp clusterapi.NodeRoutesResponse
+	if wk := d.worker.Load(); wk != nil {
+		resp.Routed = wk.Routes(r.Context(), req.TaskID, min(max(req.Wait, 0), maxRoutesWait))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(resp)
 }
 
 func (d *Daemon) handleNodeLogs(w http.ResponseWriter, r *http.Request) {

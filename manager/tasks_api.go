@@ -74,6 +74,19 @@ func assignmentsFor(st *store.Store, nodeID string) clusterapi.AssignmentsRespon
 			onNet[att.Network.ID] = true
 		}
 	}
+	addrs := map[string]netip.Addr{} // Ready nodes' underlay addresses (their VTEPs)
+	for _, n := range st.Nodes() {
+		if n.Status.State != swarm.NodeStateReady {
+			continue
+		}
+		if a, err := netip.ParseAddr(n.Status.Addr); err == nil {
+			addrs[n.ID] = a
+		}
+		if api := clusterapi.NodeAPIAddr(n); api != "" {
+			out.Nodes = append(out.Nodes, clusterapi.NodeEndpoint{ID: n.ID, Addr: api})
+			fmt.Fprintf(h, "node %s %s;", n.ID, api)
+		}
+	}
 	nodeAtts := st.NodeAttachments()
 	for _, att := range nodeAtts {
 		if att.ID == nodeID {
@@ -101,14 +114,10 @@ func assignmentsFor(st *store.Store, nodeID string) clusterapi.AssignmentsRespon
 			out.Networks = append(out.Networks, on)
 			fmt.Fprintf(h, "net %s %d %s;", on.ID, on.VNI, on.Subnet)
 		}
-		addrs := map[string]netip.Addr{}
-		for _, n := range st.Nodes() {
-			if a, err := netip.ParseAddr(n.Status.Addr); err == nil && n.Status.State == swarm.NodeStateReady {
-				addrs[n.ID] = a
-			}
-		}
+		// A task stays a peer until it has stopped, so the requests in flight on it
+		// while it drains still reach it.
 		for _, t := range st.Tasks() {
-			if t.NodeID == nodeID || t.NodeID == "" || orchestrator.Ended(t) || !orchestrator.Live(t) {
+			if t.NodeID == nodeID || t.NodeID == "" || orchestrator.Ended(t) {
 				continue
 			}
 			vtep, ok := addrs[t.NodeID]

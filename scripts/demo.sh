@@ -2,7 +2,7 @@
 # The demo: a 3-manager + 2-worker lab, a replicated service of the sample app, a leader
 # killed with kill -9 and the time until the swarm takes writes again, the old leader
 # coming back, a rolling update to sleepy:2 while it all runs, then nothing left behind.
-# (The headline traffic experiment joins this demo once the routing mesh lands.)
+# (`make demo` runs the headline traffic experiment after this script.)
 set -euo pipefail
 BIN=${1:-bin/shoal}
 IMAGES=${IMAGES_DIR:-build/images}
