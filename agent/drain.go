@@ -35,33 +35,39 @@ const (
 // the answer up to wait for that to stop.
 type askRoutes func(ctx context.Context, node clusterapi.NodeEndpoint, taskID string, wait time.Duration) (routed bool, err error)
 
-func (p *plumbing) drain(ctx context.Context, clk clock.Clock, self, taskID string, grace time.Duration, ask askRoutes) {
-	p.mu.Lock()
-	lt, ok := p.local[taskID]
-	p.mu.Unlock()
-	if !ok {
-		return
-	}
+// drainTask runs before a planned stop of a running task: when the task is on overlay
+// networks, every other node confirms it stopped routing to it; then, when anything
+// routed to it at all (networks or host-mode ports), the requests in flight finish.
+func (w *Worker) drainTask(ctx context.Context, taskID, netnsPath string, grace time.Duration, hostPorts bool) {
+	clk := w.cfg.Clock
 	deadline := clk.Now().Add(grace)
-	wait := func(d time.Duration) bool {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-clk.After(d):
-			return true
+	wired := false
+	if w.plumb != nil {
+		w.plumb.mu.Lock()
+		_, wired = w.plumb.local[taskID]
+		w.plumb.mu.Unlock()
+	}
+	if wired {
+		if late := confirmUnrouted(ctx, clk, w.plumb.otherNodes(w.cfg.NodeID), taskID, min(drainConfirmBound, grace), w.askRoutes); len(late) > 0 {
+			w.cfg.Logger.Warn("stopping a task although some nodes did not confirm they stopped routing to it", "task", taskID, "nodes", late)
 		}
 	}
-	if late := confirmUnrouted(ctx, clk, p.otherNodes(self), taskID, min(drainConfirmBound, grace), ask); len(late) > 0 {
-		p.cfg.Logger.Warn("stopping a task although some nodes did not confirm they stopped routing to it", "task", taskID, "nodes", late)
-	}
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || netnsPath == "" || (!wired && !hostPorts) {
 		return
 	}
+	if !waitIdle(ctx, clk, netnsPath, deadline) {
+		w.cfg.Logger.Info("task still had connections when its grace period ended", "task", taskID)
+	}
+}
+
+// waitIdle waits until the namespace has had no established TCP connection for
+// drainQuiet, or deadline passes (false), or ctx ends.
+func waitIdle(ctx context.Context, clk clock.Clock, netnsPath string, deadline time.Time) bool {
 	var idleSince time.Time
 	for clk.Now().Before(deadline) {
-		n, err := establishedConns(lt.netnsPath)
+		n, err := establishedConns(netnsPath)
 		if err != nil {
-			return
+			return true // the namespace is gone: nothing is in flight
 		}
 		switch {
 		case n > 0:
@@ -69,13 +75,15 @@ func (p *plumbing) drain(ctx context.Context, clk clock.Clock, self, taskID stri
 		case idleSince.IsZero():
 			idleSince = clk.Now()
 		case clk.Now().Sub(idleSince) >= drainQuiet:
-			return
+			return true
 		}
-		if !wait(50 * time.Millisecond) {
-			return
+		select {
+		case <-ctx.Done():
+			return true
+		case <-clk.After(50 * time.Millisecond):
 		}
 	}
-	p.cfg.Logger.Info("task still had connections when its grace period ended", "task", taskID)
+	return false
 }
 
 // establishedConns counts the established TCP connections in a namespace.

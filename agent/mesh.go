@@ -20,6 +20,7 @@ const ingressSandbox = "ingress-sbox"
 
 // meshListener is one published port served on this node.
 type meshListener struct {
+	port   clusterapi.MeshPort // as it was first served (protocol and published port)
 	b      *lb.Balancer
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -87,22 +88,13 @@ func (p *plumbing) startMeshListener(mp clusterapi.MeshPort) (*meshListener, err
 		Mode:   lb.TCP,
 		Logger: p.cfg.Logger,
 		// Tasks are reached over the ingress network, from the node's own endpoint on it.
-		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			var c net.Conn
-			err := netns.Do(sandbox, func() error {
-				var d net.Dialer
-				var err error
-				c, err = d.DialContext(ctx, network, addr)
-				return err
-			})
-			return c, err
-		},
+		Dial: dialFrom(sandbox),
 	})
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ml := &meshListener{b: b, cancel: cancel, done: make(chan struct{})}
+	ml := &meshListener{port: mp, b: b, cancel: cancel, done: make(chan struct{})}
 	go func() { defer close(ml.done); _ = b.Run(ctx) }()
 	return ml, nil
 }

@@ -41,6 +41,7 @@ type plumbing struct {
 	records     dns.Records          // the same, as the managers sent it (VIPs and their tasks)
 	servers     map[string]*taskResolver
 	vipRules    map[string]string        // task ID → the VIP rule set installed in its namespace
+	vipApplied  map[string][]vip.Service // task ID → the VIPs and backends of that rule set
 	mesh        map[string]*meshListener // published port → its listener on this node
 	sandboxPath string                   // the ingress sandbox's namespace, once made
 	routed      map[string]bool          // tasks this node sends new work to, as applied
@@ -61,7 +62,7 @@ type localTask struct {
 }
 
 func newPlumbing(cfg OverlayConfig) *plumbing {
-	return &plumbing{cfg: cfg, networks: map[string]clusterapi.OverlayNetwork{}, local: map[string]localTask{}, servers: map[string]*taskResolver{}, vipRules: map[string]string{}, mesh: map[string]*meshListener{}, applied: make(chan struct{})}
+	return &plumbing{cfg: cfg, networks: map[string]clusterapi.OverlayNetwork{}, local: map[string]localTask{}, servers: map[string]*taskResolver{}, vipRules: map[string]string{}, vipApplied: map[string][]vip.Service{}, mesh: map[string]*meshListener{}, applied: make(chan struct{})}
 }
 
 // netnsName is a task's namespace name.
@@ -179,6 +180,7 @@ func (p *plumbing) detach(taskID string) error {
 	}
 	delete(p.local, taskID)
 	delete(p.vipRules, taskID)
+	delete(p.vipApplied, taskID)
 	err := p.reconcileLocked()
 	p.mu.Unlock()
 	if derr := netns.Delete(p.netnsName(taskID)); derr != nil && err == nil {
@@ -271,6 +273,7 @@ func (p *plumbing) applyVIPsLocked() error {
 			continue
 		}
 		p.vipRules[id] = rules
+		p.vipApplied[id] = services
 	}
 	return errors.Join(errs...)
 }

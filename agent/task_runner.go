@@ -23,10 +23,13 @@ type taskRunner struct {
 	cancel context.CancelFunc
 	ctx    context.Context
 
-	mu      sync.Mutex // guards task and last
+	mu      sync.Mutex // guards task, last and published
 	task    *swarm.Task
 	last    swarm.TaskState
 	changed chan struct{}
+	// published are the task's host-mode ports once served (only the runner's goroutine
+	// starts and stops them; report reads them).
+	published *hostPorts
 }
 
 func newTaskRunner(w *Worker, t *swarm.Task) *taskRunner {
@@ -65,8 +68,12 @@ func (r *taskRunner) report(state swarm.TaskState, msg string, err error, cs *sw
 		return
 	}
 	r.last = state
+	published := r.published
 	r.mu.Unlock()
 	st := swarm.TaskStatus{Timestamp: r.w.cfg.Clock.Now().UTC(), State: state, Message: msg, ContainerStatus: cs}
+	if published != nil {
+		st.PortStatus.Ports = published.Published
+	}
 	if err != nil {
 		st.Err = err.Error()
 	}
@@ -82,6 +89,7 @@ func (r *taskRunner) lastState() swarm.TaskState {
 func (r *taskRunner) run(parent context.Context) {
 	r.ctx, r.cancel = context.WithCancel(parent)
 	defer r.cancel()
+	defer r.closeHostPorts()
 	ctx := r.ctx
 	ctrl, wired, err := r.controller()
 	if err != nil {
@@ -129,6 +137,9 @@ func (r *taskRunner) run(parent context.Context) {
 // not passed yet: supervise reports it once it does.
 func (r *taskRunner) start(ctx context.Context, ctrl exec.Controller) (running bool, err error) {
 	if info, err := ctrl.Inspect(ctx); err == nil && info.State == exec.ContainerRunning {
+		if err := r.publishHostPorts(info); err != nil {
+			r.w.cfg.Logger.Warn("serving an adopted task's host-mode ports", "task", r.id, "err", err)
+		}
 		r.report(swarm.TaskStateRunning, "started", nil, info.ContainerStatus())
 		return true, nil
 	}
@@ -149,21 +160,60 @@ func (r *taskRunner) start(ctx context.Context, ctrl exec.Controller) (running b
 		r.report(swarm.TaskStateFailed, "starting", err, nil)
 		return false, err
 	}
-	return r.announceIfHealthy(ctx, ctrl), nil
+	return r.announceIfHealthy(ctx, ctrl)
 }
 
 // healthPoll is how often a started task's health is looked at until it first passes.
 const healthPoll = 100 * time.Millisecond
 
 // announceIfHealthy reports the task RUNNING when it has no health check or its check
-// has passed: only then do balancers and DNS send it work.
-func (r *taskRunner) announceIfHealthy(ctx context.Context, ctrl exec.Controller) bool {
+// has passed: only then do balancers and DNS send it work, and only then are its
+// host-mode ports served. A port it cannot have fails the task (stopped).
+func (r *taskRunner) announceIfHealthy(ctx context.Context, ctrl exec.Controller) (bool, error) {
 	if st := ctrl.Health().Status; st != container.NoHealthcheck && st != container.Healthy {
-		return false
+		return false, nil
 	}
 	info, _ := ctrl.Inspect(ctx)
+	if err := r.publishHostPorts(info); err != nil {
+		_ = ctrl.Shutdown(ctx, 0, r.grace())
+		info, _ = ctrl.Inspect(ctx)
+		r.report(swarm.TaskStateFailed, "starting", err, info.ContainerStatus())
+		return false, err
+	}
 	r.report(swarm.TaskStateRunning, "started", nil, info.ContainerStatus())
-	return true
+	return true, nil
+}
+
+// publishHostPorts serves the task's mode=host ports on this node, once.
+func (r *taskRunner) publishHostPorts(info exec.ContainerInfo) error {
+	ports := r.w.hostPortsOf(r.id)
+	if len(ports) == 0 || r.published != nil {
+		return nil
+	}
+	addr := netip.MustParseAddr("127.0.0.1")
+	for _, att := range r.current().NetworksAttachments {
+		if len(att.Addresses) > 0 {
+			addr = att.Addresses[0].Addr()
+			break
+		}
+	}
+	h, err := publishHostPorts(r.id, info.NetnsPath, addr, ports, r.w.cfg.Logger)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.published = h
+	r.mu.Unlock()
+	return nil
+}
+
+// closeHostPorts stops serving the task's mode=host ports.
+func (r *taskRunner) closeHostPorts() {
+	r.mu.Lock()
+	h := r.published
+	r.published = nil
+	r.mu.Unlock()
+	h.close()
 }
 
 type waitResult struct {
@@ -190,7 +240,10 @@ func (r *taskRunner) supervise(ctx context.Context, ctrl exec.Controller, runnin
 		case <-ctx.Done():
 			return
 		case <-healthTick:
-			running = r.announceIfHealthy(ctx, ctrl)
+			var err error
+			if running, err = r.announceIfHealthy(ctx, ctrl); err != nil {
+				return
+			}
 		case res := <-exited:
 			r.reportExit(ctx, ctrl, res)
 			return
@@ -205,6 +258,7 @@ func (r *taskRunner) supervise(ctx context.Context, ctrl exec.Controller, runnin
 }
 
 func (r *taskRunner) reportExit(ctx context.Context, ctrl exec.Controller, res waitResult) {
+	r.closeHostPorts()
 	info, _ := ctrl.Inspect(ctx)
 	cs := info.ContainerStatus()
 	switch {
@@ -232,12 +286,17 @@ func (r *taskRunner) grace() time.Duration {
 
 // stop stops the container with its stop signal and grace period.
 func (r *taskRunner) stop(ctx context.Context, ctrl exec.Controller) {
-	if info, err := ctrl.Inspect(ctx); err == nil && info.State == exec.ContainerRunning && r.w.plumb != nil {
-		r.w.plumb.drain(ctx, r.w.cfg.Clock, r.w.cfg.NodeID, r.id, r.grace(), r.w.askRoutes)
+	r.mu.Lock()
+	published := r.published
+	r.mu.Unlock()
+	published.drain()
+	if info, err := ctrl.Inspect(ctx); err == nil && info.State == exec.ContainerRunning {
+		r.w.drainTask(ctx, r.id, info.NetnsPath, r.grace(), published != nil)
 	}
 	if err := ctrl.Shutdown(ctx, 0, r.grace()); err != nil && ctx.Err() == nil {
 		r.w.cfg.Logger.Warn("stopping task", "task", r.id, "err", err)
 	}
+	r.closeHostPorts()
 	info, _ := ctrl.Inspect(ctx)
 	r.report(swarm.TaskStateShutdown, "shutdown", nil, info.ContainerStatus())
 }

@@ -42,6 +42,9 @@ type Worker struct {
 	mu      sync.Mutex // guards runners
 	runners map[string]*taskRunner
 
+	portsMu   sync.Mutex // guards hostPorts
+	hostPorts map[string][]swarm.PortConfig
+
 	statusMu sync.Mutex // guards pending
 	pending  map[string]swarm.TaskStatus
 	wake     chan struct{}
@@ -120,6 +123,9 @@ func (w *Worker) Run(ctx context.Context) error {
 			continue
 		}
 		known = resp.ETag
+		w.portsMu.Lock()
+		w.hostPorts = resp.HostPorts
+		w.portsMu.Unlock()
 		if w.plumb != nil {
 			if err := w.plumb.update(resp); err != nil {
 				w.cfg.Logger.Warn("wiring overlay networks", "err", err)
@@ -272,4 +278,11 @@ func (w *Worker) Routes(ctx context.Context, taskID string, wait time.Duration) 
 		return false
 	}
 	return w.plumb.Routes(ctx, taskID, wait)
+}
+
+// hostPortsOf are the ports a task publishes on this node (mode=host).
+func (w *Worker) hostPortsOf(taskID string) []swarm.PortConfig {
+	w.portsMu.Lock()
+	defer w.portsMu.Unlock()
+	return w.hostPorts[taskID]
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/moby/moby/api/types/swarm"
 
 	"github.com/shoal/shoal/network/dns"
+	"github.com/shoal/shoal/network/overlay"
 )
 
 // ALPN protocol names on a manager's port.
@@ -134,6 +135,9 @@ type AssignmentsResponse struct {
 	// Nodes are the Ready nodes' node APIs: before it stops a task, a node asks each of
 	// them to confirm that it no longer sends the task new work.
 	Nodes []NodeEndpoint
+	// HostPorts are the ports this node's tasks publish on the node itself (mode=host),
+	// by task ID.
+	HostPorts map[string][]swarm.PortConfig
 }
 
 // NodeEndpoint is where a node serves the node API.
@@ -195,10 +199,39 @@ type TaskStatusUpdate struct {
 // advertised address (a manager on its manager port). Only managers may read task output;
 // any node of the swarm may ask about routes.
 const (
-	PathNodePrefix = "/node/"
-	PathNodeLogs   = "/node/logs"
-	PathNodeRoutes = "/node/routes"
+	PathNodePrefix   = "/node/"
+	PathNodeLogs     = "/node/logs"
+	PathNodeRoutes   = "/node/routes"
+	PathNodeNetState = "/node/netstate"
 )
+
+// NetState is what a node's data plane does right now, read back from where it lives:
+// the balancers behind its published ports, each local task's resolver and VIP rules,
+// and the overlay devices and forwarding entries in the kernel. Tests compare it with the
+// cluster state; people read it when a name or a port misbehaves.
+type NetState struct {
+	NodeID  string
+	Mesh    []MeshState
+	Tasks   []TaskNetState
+	Overlay overlay.Observed
+}
+
+// MeshState is one published port on a node and the tasks its balancer sends new
+// connections to (draining ones left out).
+type MeshState struct {
+	Protocol      string
+	PublishedPort uint32
+	Backends      []string // task IDs, sorted
+}
+
+// TaskNetState is what one local task's namespace sees: the names its resolver answers
+// and where its VIP rules send each VIP.
+type TaskNetState struct {
+	TaskID   string
+	Networks []string
+	Names    map[string][]netip.Addr
+	VIPs     map[netip.Addr][]netip.Addr
+}
 
 // NodeRoutesRequest asks a node whether it still sends a task new work (through its
 // routing mesh, its tasks' VIP rules or their DNS answers), holding the answer up to Wait

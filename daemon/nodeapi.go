@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -22,7 +23,27 @@ func (d *Daemon) nodeHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+clusterapi.PathNodeLogs, d.handleNodeLogs)
 	mux.HandleFunc("POST "+clusterapi.PathNodeRoutes, d.handleNodeRoutes)
+	mux.HandleFunc("POST "+clusterapi.PathNodeNetState, d.handleNodeNetState)
 	return mux
+}
+
+func (d *Daemon) handleNodeNetState(w http.ResponseWriter, r *http.Request) {
+	if _, ok := ca.PeerIdentity(r.TLS); !ok {
+		writeNodeError(w, apierr.Forbiddenf("this request needs a node certificate of this swarm"))
+		return
+	}
+	wk := d.worker.Load()
+	if wk == nil {
+		writeNodeError(w, apierr.Unavailablef("this node runs no tasks"))
+		return
+	}
+	st, err := wk.NetState()
+	if err != nil {
+		writeNodeError(w, fmt.Errorf("reading the node's network state: %w", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(st)
 }
 
 // maxRoutesWait bounds how long a routes question may be held.

@@ -70,6 +70,13 @@ func assignmentsFor(st *store.Store, nodeID string) clusterapi.AssignmentsRespon
 		if orchestrator.Ended(t) {
 			continue
 		}
+		if ports := hostModePorts(st, t.ServiceID); len(ports) > 0 {
+			if out.HostPorts == nil {
+				out.HostPorts = map[string][]swarm.PortConfig{}
+			}
+			out.HostPorts[t.ID] = ports
+			fmt.Fprintf(h, "hostports %s %v;", t.ID, ports)
+		}
 		for _, att := range t.NetworksAttachments {
 			onNet[att.Network.ID] = true
 		}
@@ -288,6 +295,21 @@ func meshPorts(st *store.Store, ingressID string) []clusterapi.MeshPort {
 				proto = "tcp"
 			}
 			out = append(out, clusterapi.MeshPort{Service: s.Spec.Name, Protocol: proto, PublishedPort: p.PublishedPort, TargetPort: p.TargetPort, Backends: backends})
+		}
+	}
+	return out
+}
+
+// hostModePorts are the ports a service's tasks publish on their own node (mode=host).
+func hostModePorts(st *store.Store, serviceID string) []swarm.PortConfig {
+	s, err := st.Service(serviceID)
+	if err != nil || s.Spec.EndpointSpec == nil {
+		return nil
+	}
+	var out []swarm.PortConfig
+	for _, p := range s.Spec.EndpointSpec.Ports {
+		if p.PublishMode == swarm.PortConfigPublishModeHost {
+			out = append(out, p)
 		}
 	}
 	return out

@@ -56,6 +56,9 @@ func ValidateServiceSpec(spec *swarm.ServiceSpec, parseConstraints ConstraintPar
 			return apierr.Invalidf("invalid --health-retries %d: must be 0 or more", hc.Retries)
 		}
 	}
+	if err := validatePorts(spec.EndpointSpec); err != nil {
+		return err
+	}
 	if err := validateResources(spec.TaskTemplate.Resources); err != nil {
 		return err
 	}
@@ -242,4 +245,30 @@ func ServiceNameFor(id string) string {
 		h = -h
 	}
 	return fmt.Sprintf("%s_%s", adjectives[h%len(adjectives)], fish[(h/len(adjectives))%len(fish)])
+}
+
+// validatePorts refuses published ports that cannot be served: a missing target, an
+// unknown protocol or publish mode, and what is not built yet (udp and sctp).
+func validatePorts(ep *swarm.EndpointSpec) error {
+	if ep == nil {
+		return nil
+	}
+	for _, p := range ep.Ports {
+		if p.TargetPort == 0 || p.TargetPort > 65535 || p.PublishedPort > 65535 {
+			return apierr.Invalidf("invalid port %d:%d: the target port must be 1-65535 and the published port 0-65535 (0 picks one)", p.PublishedPort, p.TargetPort)
+		}
+		switch p.Protocol {
+		case "", "tcp":
+		case "udp", "sctp":
+			return apierr.NotImplementedf("publishing %s ports is not implemented yet (port %d/%s): only tcp", p.Protocol, p.TargetPort, p.Protocol)
+		default:
+			return apierr.Invalidf("invalid protocol %q for port %d: must be tcp, udp or sctp", p.Protocol, p.TargetPort)
+		}
+		switch p.PublishMode {
+		case "", swarm.PortConfigPublishModeIngress, swarm.PortConfigPublishModeHost:
+		default:
+			return apierr.Invalidf("invalid publish mode %q for port %d: must be ingress or host", p.PublishMode, p.TargetPort)
+		}
+	}
+	return nil
 }

@@ -49,6 +49,24 @@ func TestValidateServiceSpec(t *testing.T) {
 			s.TaskTemplate.Placement = &swarm.Placement{Constraints: []string{"bogus"}}
 		}, "bad constraint"},
 		{"job mode", func(s *swarm.ServiceSpec) { s.Mode = swarm.ServiceMode{GlobalJob: &swarm.GlobalJob{}} }, "not implemented yet"},
+		{"host port", func(s *swarm.ServiceSpec) {
+			s.EndpointSpec = &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 80, PublishedPort: 8080, PublishMode: swarm.PortConfigPublishModeHost}}}
+		}, ""},
+		{"host port picked by the node", func(s *swarm.ServiceSpec) {
+			s.EndpointSpec = &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 80, PublishMode: swarm.PortConfigPublishModeHost}}}
+		}, ""},
+		{"no target port", func(s *swarm.ServiceSpec) {
+			s.EndpointSpec = &swarm.EndpointSpec{Ports: []swarm.PortConfig{{PublishedPort: 8080}}}
+		}, "target port must be 1-65535"},
+		{"udp port", func(s *swarm.ServiceSpec) {
+			s.EndpointSpec = &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 53, Protocol: "udp"}}}
+		}, "publishing udp ports is not implemented yet"},
+		{"bad protocol", func(s *swarm.ServiceSpec) {
+			s.EndpointSpec = &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 53, Protocol: "icmp"}}}
+		}, `invalid protocol "icmp"`},
+		{"bad publish mode", func(s *swarm.ServiceSpec) {
+			s.EndpointSpec = &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 53, PublishMode: "everywhere"}}}
+		}, `invalid publish mode "everywhere"`},
 	}
 	parse := func(cs []string) error {
 		for _, c := range cs {

@@ -116,7 +116,25 @@ func newCluster(t *testing.T, size int, opts clusterOpts) *testCluster {
 	waitFor(t, "the first node to lead", func() bool { return first.node.IsLeader() })
 	for i := 2; i <= size; i++ {
 		tn := c.start(nodeID(i), startOpts{})
-		if err := first.node.AddVoter(context.Background(), tn.id, tn.id); err != nil {
+		// On a busy machine the short test timeouts may cost the leader its term while a
+		// manager is added; adding is idempotent, so ask whoever leads next.
+		var err error
+		for attempt := 0; attempt < 3; attempt++ {
+			var leader *testNode
+			waitFor(t, "a leader to add "+tn.id, func() bool {
+				for _, cand := range c.running() {
+					if cand.node.IsLeader() {
+						leader = cand
+						return true
+					}
+				}
+				return false
+			})
+			if err = leader.node.AddVoter(context.Background(), tn.id, tn.id); err == nil {
+				break
+			}
+		}
+		if err != nil {
 			t.Fatalf("adding %s: %v", tn.id, err)
 		}
 	}

@@ -175,6 +175,11 @@ func (s *Server) Update(t *Table) {
 	s.table.Store(t)
 }
 
+// Names lists what an asker at src resolves from the current table (see Table.Names).
+func (s *Server) Names(src netip.Addr) map[string][]netip.Addr {
+	return s.table.Load().Names(s.askerNetworks(src))
+}
+
 // Close releases the sockets of a Server whose Run was never called. Run releases them itself.
 func (s *Server) Close() error {
 	return errors.Join(s.pc.Close(), s.ln.Close())
