@@ -73,6 +73,7 @@ type Manager struct {
 	peers      *clusterapi.Client // manager-to-manager calls with our node certificate
 	httpServer *http.Server
 	control    *controlapi.API
+	views      viewCache // what the nodes' assignments are made from, per store generation
 }
 
 // New binds the manager port and starts Raft. Run serves until its context ends.

@@ -41,7 +41,7 @@ func (m *Manager) handleAssignments(w http.ResponseWriter, r *http.Request, id c
 	defer timeout.Stop()
 	for {
 		changed := m.store.Changed()
-		resp := assignmentsFor(m.store, req.NodeID)
+		resp := assignmentsFor(m.views.get(m.store), req.NodeID)
 		if resp.ETag != req.Known {
 			writeJSON(w, resp)
 			return
@@ -59,8 +59,8 @@ func (m *Manager) handleAssignments(w http.ResponseWriter, r *http.Request, id c
 
 // assignmentsFor lists a node's tasks, the overlay networks they are on and the other
 // nodes' tasks there, with an ETag over all of it.
-func assignmentsFor(st *store.Store, nodeID string) clusterapi.AssignmentsResponse {
-	tasks := st.TasksOfNode(nodeID)
+func assignmentsFor(v *clusterView, nodeID string) clusterapi.AssignmentsResponse {
+	tasks := v.tasksByNode[nodeID]
 	h := sha256.New()
 	out := clusterapi.AssignmentsResponse{Tasks: make([]swarm.Task, 0, len(tasks))}
 	onNet := map[string]bool{}
@@ -70,7 +70,7 @@ func assignmentsFor(st *store.Store, nodeID string) clusterapi.AssignmentsRespon
 		if orchestrator.Ended(t) {
 			continue
 		}
-		if ports := hostModePorts(st, t.ServiceID); len(ports) > 0 {
+		if ports := hostModePorts(v.serviceByID[t.ServiceID]); len(ports) > 0 {
 			if out.HostPorts == nil {
 				out.HostPorts = map[string][]swarm.PortConfig{}
 			}
@@ -82,7 +82,7 @@ func assignmentsFor(st *store.Store, nodeID string) clusterapi.AssignmentsRespon
 		}
 	}
 	addrs := map[string]netip.Addr{} // Ready nodes' underlay addresses (their VTEPs)
-	for _, n := range st.Nodes() {
+	for _, n := range v.nodes {
 		if n.Status.State != swarm.NodeStateReady {
 			continue
 		}
@@ -94,7 +94,7 @@ func assignmentsFor(st *store.Store, nodeID string) clusterapi.AssignmentsRespon
 			fmt.Fprintf(h, "node %s %s;", n.ID, api)
 		}
 	}
-	nodeAtts := st.NodeAttachments()
+	nodeAtts := v.nodeAtts
 	for _, att := range nodeAtts {
 		if att.ID == nodeID {
 			onNet[att.NetworkID] = true
@@ -103,13 +103,13 @@ func assignmentsFor(st *store.Store, nodeID string) clusterapi.AssignmentsRespon
 		}
 	}
 	if out.Ingress != nil {
-		out.Mesh = meshPorts(st, out.Ingress.NetworkID)
+		out.Mesh = meshPorts(v, out.Ingress.NetworkID)
 		if b, err := json.Marshal(out.Mesh); err == nil {
 			h.Write(b)
 		}
 	}
 	if len(onNet) > 0 {
-		for _, n := range st.Networks() {
+		for _, n := range v.networks {
 			if !onNet[n.ID] {
 				continue
 			}
@@ -123,7 +123,7 @@ func assignmentsFor(st *store.Store, nodeID string) clusterapi.AssignmentsRespon
 		}
 		// A task stays a peer until it has stopped, so the requests in flight on it
 		// while it drains still reach it.
-		for _, t := range st.Tasks() {
+		for _, t := range v.tasks {
 			if t.NodeID == nodeID || t.NodeID == "" || orchestrator.Ended(t) {
 				continue
 			}
@@ -148,7 +148,7 @@ func assignmentsFor(st *store.Store, nodeID string) clusterapi.AssignmentsRespon
 				fmt.Fprintf(h, "peer %s %s %s %s;", p.NetworkID, p.TaskID, p.IP, p.NodeAddr)
 			}
 		}
-		out.DNS = dnsRecords(st, onNet)
+		out.DNS = dnsRecords(v, onNet)
 		if b, err := json.Marshal(out.DNS); err == nil {
 			h.Write(b)
 		}
@@ -159,17 +159,17 @@ func assignmentsFor(st *store.Store, nodeID string) clusterapi.AssignmentsRespon
 
 // dnsRecords are the names tasks on these networks resolve: services with their VIPs and
 // tasks with their addresses (not on the ingress network, where nothing is resolved).
-func dnsRecords(st *store.Store, onNet map[string]bool) dns.Records {
+func dnsRecords(v *clusterView, onNet map[string]bool) dns.Records {
 	var rec dns.Records
 	resolvable := map[string]bool{}
-	for _, n := range st.Networks() {
+	for _, n := range v.networks {
 		if onNet[n.ID] && !n.Spec.Ingress {
 			resolvable[n.ID] = true
 			rec.Networks = append(rec.Networks, dns.Network{ID: n.ID, Name: n.Spec.Name})
 		}
 	}
 	names := map[string]string{}
-	for _, s := range st.Services() {
+	for _, s := range v.services {
 		names[s.ID] = s.Spec.Name
 		svc := dns.Service{ID: s.ID, Name: s.Spec.Name, EndpointMode: dns.EndpointVIP}
 		if s.Endpoint.Spec.Mode == swarm.ResolutionModeDNSRR {
@@ -181,7 +181,7 @@ func dnsRecords(st *store.Store, onNet map[string]bool) dns.Records {
 			}
 		}
 		for _, att := range s.Spec.TaskTemplate.Networks {
-			if n, err := st.NetworkByName(att.Target); err == nil && resolvable[n.ID] && svc.EndpointMode == dns.EndpointDNSRR {
+			if n := v.network(att.Target); n != nil && resolvable[n.ID] && svc.EndpointMode == dns.EndpointDNSRR {
 				svc.Networks = append(svc.Networks, dns.ServiceNetwork{Network: n.ID, Aliases: att.Aliases})
 			}
 		}
@@ -189,7 +189,7 @@ func dnsRecords(st *store.Store, onNet map[string]bool) dns.Records {
 			rec.Services = append(rec.Services, svc)
 		}
 	}
-	for _, t := range st.Tasks() {
+	for _, t := range v.tasks {
 		if orchestrator.Ended(t) || !orchestrator.Live(t) || names[t.ServiceID] == "" {
 			continue
 		}
@@ -272,11 +272,11 @@ func StateMovesForward(from, to swarm.TaskState) bool {
 
 // meshPorts lists the ports published through the routing mesh, each with the running
 // tasks of its service at their ingress addresses.
-func meshPorts(st *store.Store, ingressID string) []clusterapi.MeshPort {
+func meshPorts(v *clusterView, ingressID string) []clusterapi.MeshPort {
 	var out []clusterapi.MeshPort
-	for _, s := range st.Services() {
+	for _, s := range v.services {
 		var backends []clusterapi.MeshBackend
-		for _, t := range st.TasksOfService(s.ID) {
+		for _, t := range v.tasksByService[s.ID] {
 			if t.DesiredState != swarm.TaskStateRunning || t.Status.State != swarm.TaskStateRunning {
 				continue
 			}
@@ -301,9 +301,8 @@ func meshPorts(st *store.Store, ingressID string) []clusterapi.MeshPort {
 }
 
 // hostModePorts are the ports a service's tasks publish on their own node (mode=host).
-func hostModePorts(st *store.Store, serviceID string) []swarm.PortConfig {
-	s, err := st.Service(serviceID)
-	if err != nil || s.Spec.EndpointSpec == nil {
+func hostModePorts(s *swarm.Service) []swarm.PortConfig {
+	if s == nil || s.Spec.EndpointSpec == nil {
 		return nil
 	}
 	var out []swarm.PortConfig

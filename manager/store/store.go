@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-memdb"
@@ -125,6 +126,7 @@ type Store struct {
 	mu      sync.Mutex // guards db swaps (Restore) and changed
 	db      *memdb.MemDB
 	changed chan struct{} // closed and replaced after every applied change
+	gen     atomic.Uint64 // counts applied changes (and restores)
 }
 
 // New returns an empty store that proposes writes through p.
@@ -149,7 +151,12 @@ func (s *Store) Changed() <-chan struct{} {
 	return s.changed
 }
 
+// Generation counts the changes applied so far: equal generations mean equal contents,
+// so a reader may keep what it derived from the store until the generation moves.
+func (s *Store) Generation() uint64 { return s.gen.Load() }
+
 func (s *Store) notify() {
+	s.gen.Add(1)
 	s.mu.Lock()
 	close(s.changed)
 	s.changed = make(chan struct{})
