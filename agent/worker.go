@@ -34,8 +34,9 @@ type WorkerConfig struct {
 // Worker runs the tasks the managers assign to this node and reports their states.
 type Worker struct {
 	cfg    WorkerConfig
-	client *clusterapi.Client
-	plumb  *plumbing // nil without an overlay
+	client *clusterapi.Client // to managers
+	nodes  *clusterapi.Client // to other nodes' node API (any node, manager or worker)
+	plumb  *plumbing          // nil without an overlay
 
 	target atomic.Int64 // index into Managers() of the manager we ask; used by two goroutines
 
@@ -66,6 +67,7 @@ func NewWorker(cfg WorkerConfig) *Worker {
 		plumb:   plumb,
 		cfg:     cfg,
 		client:  clusterapi.NewClient(cfg.Creds.ClientTLSConfig(clusterapi.ProtoAPI)),
+		nodes:   clusterapi.NewClient(cfg.Creds.NodeClientTLSConfig(clusterapi.ProtoAPI)),
 		runners: map[string]*taskRunner{},
 		pending: map[string]swarm.TaskStatus{},
 		wake:    make(chan struct{}, 1),
@@ -86,6 +88,7 @@ func (w *Worker) nextManager() { w.target.Add(1) }
 // Containers keep running when it returns (a daemon restart re-adopts them).
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.client.Close()
+	defer w.nodes.Close()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); w.reportStatus(ctx) }()
@@ -267,7 +270,7 @@ func (w *Worker) askRoutes(ctx context.Context, node clusterapi.NodeEndpoint, ta
 	ctx, cancel := context.WithTimeout(ctx, wait+5*time.Second)
 	defer cancel()
 	var resp clusterapi.NodeRoutesResponse
-	err := w.client.Call(ctx, node.Addr, clusterapi.PathNodeRoutes, clusterapi.NodeRoutesRequest{TaskID: taskID, Wait: wait}, &resp)
+	err := w.nodes.Call(ctx, node.Addr, clusterapi.PathNodeRoutes, clusterapi.NodeRoutesRequest{TaskID: taskID, Wait: wait}, &resp)
 	return resp.Routed, err
 }
 

@@ -198,3 +198,21 @@ func runSteps(t *testing.T, steps []step) {
 		}
 	}
 }
+
+// checkDrainsConfirmed fails the test if any node stopped a task without every other
+// node confirming it no longer routed to it (the drain waited out its bound instead).
+func checkDrainsConfirmed(t *testing.T, l *lab.Lab) {
+	t.Helper()
+	for _, n := range l.Nodes() {
+		data, err := os.ReadFile(n.Log)
+		if err != nil {
+			t.Errorf("reading %s's log: %v", n.Name, err)
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.Contains(line, "did not confirm they stopped routing") {
+				t.Errorf("%s: %s", n.Name, line)
+			}
+		}
+	}
+}

@@ -120,4 +120,5 @@ func TestHeadlineNoDroppedRequests(t *testing.T) {
 		mustRun(t, l, "manager-1", "service", "scale", "web=2")
 	})
 	check("scale 6 then 2", res)
+	checkDrainsConfirmed(t, l)
 }
