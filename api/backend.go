@@ -1,5 +1,5 @@
-// Package api serves the Docker Engine API (the swarm, service, task and image subset
-// Shoal implements) over HTTP.
+// Package api serves the Docker Engine API (the swarm, service, task, image, network and
+// container-exec subset Shoal implements) over HTTP.
 // It owns routing, version negotiation, request decoding and Docker's error form; every
 // decision is made by a Backend.
 package api

@@ -25,6 +25,8 @@ const (
 	fuzzServiceFilters
 	fuzzTaskFilters
 	fuzzLogsQuery
+	fuzzExecCreate
+	fuzzExecStart
 	decoderCount
 )
 
@@ -49,6 +51,8 @@ func FuzzDecodeRequests(f *testing.F) {
 	f.Add(fuzzServiceFilters, []byte(`{"mode":{"replicated":true},"name":["web"],"label":{"tier=front":true}}`))
 	f.Add(fuzzTaskFilters, []byte(`{"service":{"web":true},"desired-state":["Running"],"node":{"worker-1":true}}`))
 	f.Add(fuzzLogsQuery, []byte(`follow=1&stdout=1&stderr=0&since=1700000000.000000001&tail=10&timestamps=true`))
+	f.Add(fuzzExecCreate, []byte(`{"User":"app","Tty":true,"ConsoleSize":[24,80],"AttachStdin":true,"AttachStdout":true,"AttachStderr":true,"DetachKeys":"ctrl-p,ctrl-q","Env":["A=1"],"WorkingDir":"/srv","Cmd":["sh","-c","exit 7"]}`))
+	f.Add(fuzzExecStart, []byte(`{"Detach":false,"Tty":true,"ConsoleSize":[24,80]}`))
 
 	f.Fuzz(func(t *testing.T, decoder uint8, data []byte) {
 		switch decoder % decoderCount {
@@ -72,6 +76,10 @@ func FuzzDecodeRequests(f *testing.F) {
 			checkTaskFiltersRoundTrip(t, string(data))
 		case fuzzLogsQuery:
 			checkLogsQueryRoundTrip(t, string(data))
+		case fuzzExecCreate:
+			checkRoundTrip(t, decodeExecCreateRequest, data)
+		case fuzzExecStart:
+			checkRoundTrip(t, decodeExecStartRequest, data)
 		}
 	})
 }

@@ -89,9 +89,9 @@ func unimplemented(routes []route, msg string) []route {
 }
 
 // NewHandler returns the HTTP handler for the Docker Engine API subset Shoal serves, with
-// every endpoint reachable both at /path and at /vX.Y/path. The service, task and image
-// endpoints answer 501 unless b also implements ServiceBackend or ImageBackend. It panics
-// if opts fails Validate.
+// every endpoint reachable both at /path and at /vX.Y/path. The service, task, image,
+// network and container endpoints answer 501 unless b also implements ServiceBackend,
+// ImageBackend, NetworkBackend or ContainerBackend. It panics if opts fails Validate.
 func NewHandler(b Backend, opts Options) http.Handler {
 	if err := opts.Validate(); err != nil {
 		panic("api.NewHandler: " + err.Error())
@@ -100,7 +100,7 @@ func NewHandler(b Backend, opts Options) http.Handler {
 	s.services, _ = b.(ServiceBackend)
 	s.images, _ = b.(ImageBackend)
 	s.register(slices.Concat(s.systemRoutes(), s.swarmRoutes(), s.nodeRoutes(),
-		s.serviceRoutes(), s.taskRoutes(), s.imageRoutes(), s.networkRoutes()))
+		s.serviceRoutes(), s.taskRoutes(), s.imageRoutes(), s.networkRoutes(), s.containerRoutes()))
 	return s
 }
 

@@ -267,7 +267,7 @@ func TestRouting(t *testing.T) {
 		{"DELETE", "/nodes/n2?force=true", "", 200, "NodeRemove"},
 		{"DELETE", "/v1.51/nodes/n2", "", 200, "NodeRemove"},
 
-		{"GET", "/containers/json", "", 404, ""},
+		{"GET", "/containers/web.1.t1/logs", "", 404, ""},
 		{"GET", "/v1.51/nodes/n1/extra", "", 404, ""},
 		{"GET", "/nodes/", "", 404, ""},
 		{"GET", "/v1.51", "", 404, ""},

@@ -64,6 +64,7 @@ func NewRootCommand(g *Globals) *cobra.Command {
 		newServiceCommand(g),
 		newImageCommand(g),
 		newNetworkCommand(g),
+		newExecCommand(g),
 		newInfoCommand(g),
 		newVersionCommand(g),
 		newLabCommand(g),

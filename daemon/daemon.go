@@ -61,6 +61,7 @@ type Daemon struct {
 	images   *image.Store   // this node's images
 	executor exec.Executor  // runs this node's tasks; nil when the node cannot run containers
 	overlay  overlay.Kernel // the node's overlay data plane; nil without the runc executor
+	execs    *execTable     // exec instances in this node's containers
 
 	mu       sync.Mutex // guards the fields below; held across membership changes
 	state    *nodeState
@@ -101,7 +102,7 @@ func New(cfg Config) (*Daemon, error) {
 	if err := os.Chmod(cfg.DataRoot, 0o700); err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, logger: cfg.Logger}
+	d := &Daemon{cfg: cfg, logger: cfg.Logger, execs: newExecTable(cfg.Clock)}
 	images, err := image.Open(filepath.Join(cfg.DataRoot, "image"))
 	if err != nil {
 		return nil, fmt.Errorf("opening the image store: %w", err)
@@ -175,6 +176,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.mu.Lock()
 	d.stopNodeLocked()
 	d.mu.Unlock()
+	d.execs.stopDetached()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -460,4 +462,7 @@ var (
 	_ api.ImageBackend   = (*Daemon)(nil)
 )
 
-var _ api.NetworkBackend = (*Daemon)(nil)
+var (
+	_ api.NetworkBackend   = (*Daemon)(nil)
+	_ api.ContainerBackend = (*Daemon)(nil)
+)

@@ -6,7 +6,8 @@
 // check follow from its ContainerSpec and its image, the way docker resolves them.
 //
 // The shape follows swarmkit's agent/exec/controller.go: the agent makes one Controller per
-// task and drives it through Prepare, Start, Wait, Shutdown and Remove. Every operation is
+// task and drives it through Prepare, Start, Wait, Shutdown and Remove; the daemon also uses
+// a task's Controller to Exec commands in its running container (`docker exec`). Every operation is
 // idempotent against what really exists, so that an agent that restarts can make controllers
 // for the tasks it finds (Executor.List) and carry on: Prepare on a prepared task says
 // ErrTaskPrepared, Start on a started one ErrTaskStarted, Remove on a removed one succeeds.

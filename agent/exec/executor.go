@@ -56,6 +56,12 @@ type Controller interface {
 	// Follow it keeps calling fn for new lines until the output ends (the container exited
 	// and all it wrote was read) or ctx ends. An error from fn stops Logs with that error.
 	Logs(ctx context.Context, opts LogsOptions, fn func(LogMessage) error) error
+	// Exec runs a command in the running container, as `docker exec` does, connected to io,
+	// and returns its exit code once it has ended and its output has been copied out. A
+	// container that does not run gives a *NotRunningError (ErrNotRunning); a command that
+	// cannot start gives an *ExecStartError (ErrExecStart) with the exit code docker reports
+	// for it (126 or 127). Ending ctx kills the command; Exec then returns ctx's error.
+	Exec(ctx context.Context, cfg ExecConfig, io ExecIO) (exitCode int, err error)
 	// Close releases the controller; the container is left as it is.
 	Close() error
 }
@@ -99,6 +105,16 @@ type ContainerInfo struct {
 	NetnsPath string      // the network namespace the container runs in
 	StartedAt time.Time
 	Error     string // why the container is broken
+
+	// How the container was made, where the executor knows it: its process's command line,
+	// environment, working directory and user ("user[:group]" as the spec or image gave
+	// it), and the labels of its spec.
+	CreatedAt  time.Time
+	Args       []string
+	Env        []string
+	WorkingDir string
+	User       string
+	Labels     map[string]string
 }
 
 // ContainerStatus is the swarm view of the container for a task's status.

@@ -65,36 +65,47 @@ func Args(spec *swarm.ContainerSpec, img ImageConfig) ([]string, error) {
 // an earlier one in place; PATH defaults to DefaultPath and HOSTNAME is set first. A bare
 // KEY (no '=') in the spec removes KEY.
 func Env(imageEnv, specEnv []string, hostname string) []string {
-	env := []string{"HOSTNAME=" + hostname}
-	index := map[string]int{"HOSTNAME": 0}
-	set := func(kv string) {
-		key, _, hasValue := strings.Cut(kv, "=")
-		if key == "" {
-			return
-		}
-		i, seen := index[key]
-		switch {
-		case !hasValue && seen:
-			env[i] = ""
-			delete(index, key)
-		case !hasValue:
-		case seen:
-			env[i] = kv
-		default:
-			index[key] = len(env)
-			env = append(env, kv)
-		}
-	}
-	for _, kv := range imageEnv {
-		set(kv)
-	}
-	for _, kv := range specEnv {
-		set(kv)
-	}
-	if _, ok := index["PATH"]; !ok {
+	env := overlayEnv([]string{"HOSTNAME=" + hostname}, imageEnv, specEnv)
+	if envIndex(env, "PATH") < 0 {
 		env = append(env, "PATH="+DefaultPath)
 	}
-	return slices.DeleteFunc(env, func(kv string) bool { return kv == "" })
+	return env
+}
+
+// overlayEnv sets each layer's variables over env in turn, as docker merges environments: a
+// KEY=VALUE replaces KEY in place or is appended, a bare KEY removes KEY, an entry without a
+// name is dropped.
+func overlayEnv(env []string, layers ...[]string) []string {
+	out := slices.Clone(env)
+	for _, layer := range layers {
+		for _, kv := range layer {
+			key, _, hasValue := strings.Cut(kv, "=")
+			if key == "" {
+				continue
+			}
+			i := envIndex(out, key)
+			switch {
+			case !hasValue && i >= 0:
+				out = slices.Delete(out, i, i+1)
+			case !hasValue:
+			case i >= 0:
+				out[i] = kv
+			default:
+				out = append(out, kv)
+			}
+		}
+	}
+	return out
+}
+
+// envIndex is where KEY is set in env, or -1.
+func envIndex(env []string, key string) int {
+	for i, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k == key {
+			return i
+		}
+	}
+	return -1
 }
 
 // WorkingDir is the spec's Dir, else the image's, else "/".

@@ -1,6 +1,7 @@
 // Package exectest is an in-memory exec.Executor for control-plane tests: tasks "run" without
 // processes on a clock the test drives, and end when their script says, when the test says
-// (Exit, KillAll) or when they are stopped. It keeps the contract of the real executor
+// (Exit, KillAll) or when they are stopped. An exec in a running task runs a few builtin
+// commands (RunBuiltin) or what its script says. It keeps the contract of the real executor
 // (idempotent operations, ErrTaskPrepared/ErrTaskStarted, Wait and ErrUnhealthy, grace then
 // kill), so code that passes with it behaves the same over runc.
 package exectest
@@ -40,6 +41,8 @@ type Script struct {
 	Healthcheck bool
 	// Output is what a started task prints on stdout, a line each.
 	Output []string
+	// Exec, if set, is what an exec in a running task does; otherwise RunBuiltin.
+	Exec ExecFunc
 }
 
 // Call is one controller operation the executor received.
@@ -57,12 +60,14 @@ type Executor struct {
 	scripts     map[string]Script // by image reference; "" for any other image
 	containers  map[string]*fakeContainer
 	calls       []Call
+	execs       []ExecCall
 }
 
 type fakeContainer struct {
 	task      *swarm.Task
 	script    Script
 	state     exec.ContainerState
+	createdAt time.Time
 	startedAt time.Time
 	exit      *exec.ExitStatus
 	health    container.Health
@@ -210,10 +215,14 @@ func (e *Executor) infoLocked(c *fakeContainer) exec.ContainerInfo {
 	e.settleLocked(c)
 	info := exec.ContainerInfo{
 		ID: c.task.ID, TaskID: c.task.ID, ServiceID: c.task.ServiceID, Slot: c.task.Slot,
-		State: c.state, Exit: c.exit, StartedAt: c.startedAt,
+		State: c.state, Exit: c.exit, StartedAt: c.startedAt, CreatedAt: c.createdAt,
 	}
 	if cs := c.task.Spec.ContainerSpec; cs != nil {
 		info.Image = cs.Image
+		info.Args = append(slices.Clone(cs.Command), cs.Args...)
+		info.Env = slices.Clone(cs.Env)
+		info.WorkingDir, info.User = cs.Dir, cs.User
+		info.Labels = cs.Labels
 	}
 	if c.state == exec.ContainerRunning {
 		info.PID = 1000 + len(c.task.ID)
@@ -252,7 +261,7 @@ func (c *controller) Prepare(ctx context.Context) error {
 		return script.PrepareErr
 	}
 	e.containers[c.task.ID] = &fakeContainer{
-		task: c.task, script: script, state: exec.ContainerPrepared,
+		task: c.task, script: script, state: exec.ContainerPrepared, createdAt: e.clock.Now(),
 		health: container.Health{Status: container.NoHealthcheck}, changed: make(chan struct{}),
 	}
 	return nil

@@ -72,6 +72,17 @@
 // container (containerd's design) would avoid both, at the price of a resident process per
 // task and a binary of its own to install and upgrade.
 //
+// # Exec
+//
+// Exec runs `runc exec --process` with the container's own OCI process as the base (its
+// capabilities, limits and the rest) and the exec's command, environment, user and working
+// directory over it, as docker does. runc runs in the foreground, so its exit status is the
+// command's; it hands a --console-socket the terminal only when it detaches, and then the
+// exit status would be lost, so a terminal exec gives runc one end of a raw pseudo-terminal
+// pair of ours and copies the other end to and from the caller, and a resize sets our pair's
+// size and tells runc with SIGWINCH. Each exec has a scratch directory (process.json, pid
+// file, runc's log) under the system's temporary directory, removed when it ends.
+//
 // # Health checks
 //
 // The merged health check (image's, then the task's, docker's defaults) runs with

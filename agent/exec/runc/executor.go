@@ -311,6 +311,13 @@ type meta struct {
 	StopSignal  int
 	Healthcheck *container.HealthConfig
 	CreatedAt   time.Time
+	// What the container runs, for inspection and for execs in it.
+	Args   []string
+	Env    []string
+	Cwd    string
+	User   string   // as the spec or image gave it: "user[:group]"
+	Groups []string // the spec's extra groups, which execs as another user join too
+	Labels map[string]string
 }
 
 func readMeta(dir string) (meta, error) {
@@ -379,6 +386,7 @@ func (e *Executor) inspect(id string) shoalexec.ContainerInfo {
 		return info
 	}
 	info.TaskID, info.ServiceID, info.Slot, info.Image, info.NetnsPath = m.TaskID, m.ServiceID, m.Slot, m.Image, m.NetnsPath
+	info.CreatedAt, info.Args, info.Env, info.WorkingDir, info.User, info.Labels = m.CreatedAt, m.Args, m.Env, m.Cwd, m.User, m.Labels
 	wpid := readPID(filepath.Join(dir, wrapperPIDFile))
 	if wpid == 0 {
 		info.State = shoalexec.ContainerPrepared

@@ -103,6 +103,7 @@ func (c *controller) prepare(ctx context.Context) (err error) {
 	if !hasEnv(env, "HOME") {
 		env = append(env, "HOME="+user.Home)
 	}
+	m.Args, m.Env, m.Cwd, m.User, m.Groups, m.Labels = args, env, cwd, userSpec, spec.Groups, spec.Labels
 	stopSignal, err := shoalexec.StopSignal(spec, img.Config)
 	if err != nil {
 		return err
