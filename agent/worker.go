@@ -43,8 +43,9 @@ type Worker struct {
 	mu      sync.Mutex // guards runners
 	runners map[string]*taskRunner
 
-	portsMu   sync.Mutex // guards hostPorts
-	hostPorts map[string][]swarm.PortConfig
+	namesMu      sync.Mutex // guards hostPorts and serviceNames
+	hostPorts    map[string][]swarm.PortConfig
+	serviceNames map[string]string
 
 	statusMu sync.Mutex // guards pending
 	pending  map[string]swarm.TaskStatus
@@ -126,9 +127,9 @@ func (w *Worker) Run(ctx context.Context) error {
 			continue
 		}
 		known = resp.ETag
-		w.portsMu.Lock()
-		w.hostPorts = resp.HostPorts
-		w.portsMu.Unlock()
+		w.namesMu.Lock()
+		w.hostPorts, w.serviceNames = resp.HostPorts, resp.ServiceNames
+		w.namesMu.Unlock()
 		if w.plumb != nil {
 			if err := w.plumb.update(resp); err != nil {
 				w.cfg.Logger.Warn("wiring overlay networks", "err", err)
@@ -285,7 +286,14 @@ func (w *Worker) Routes(ctx context.Context, taskID string, wait time.Duration) 
 
 // hostPortsOf are the ports a task publishes on this node (mode=host).
 func (w *Worker) hostPortsOf(taskID string) []swarm.PortConfig {
-	w.portsMu.Lock()
-	defer w.portsMu.Unlock()
+	w.namesMu.Lock()
+	defer w.namesMu.Unlock()
 	return w.hostPorts[taskID]
+}
+
+// ServiceName is the name of a service this node runs tasks of ("" when it runs none).
+func (w *Worker) ServiceName(serviceID string) string {
+	w.namesMu.Lock()
+	defer w.namesMu.Unlock()
+	return w.serviceNames[serviceID]
 }

@@ -138,6 +138,9 @@ type AssignmentsResponse struct {
 	// HostPorts are the ports this node's tasks publish on the node itself (mode=host),
 	// by task ID.
 	HostPorts map[string][]swarm.PortConfig
+	// ServiceNames names the services of this node's tasks, by service ID: a worker holds
+	// no services, yet names its containers after them.
+	ServiceNames map[string]string
 }
 
 // NodeEndpoint is where a node serves the node API.

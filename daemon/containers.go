@@ -43,22 +43,29 @@ func (d *Daemon) nodeContainers(ctx context.Context) ([]containerView, error) {
 	return out, nil
 }
 
-// serviceNames finds the names of the containers' services where this node can: a manager
-// reads them from its store; a worker holds no services and knows none.
+// serviceNames finds the names of the containers' services: the node's assignments name
+// the services of its tasks; a manager also reads its store (for a container whose task
+// is gone).
 func (d *Daemon) serviceNames(infos []exec.ContainerInfo) map[string]string {
 	d.mu.Lock()
 	m, err := d.managerLocked()
 	d.mu.Unlock()
+	wk := d.worker.Load()
 	names := map[string]string{}
-	if err != nil {
-		return names
-	}
 	for _, info := range infos {
 		if _, done := names[info.ServiceID]; done || info.ServiceID == "" {
 			continue
 		}
-		if svc, err := m.Store().Service(info.ServiceID); err == nil {
-			names[info.ServiceID] = svc.Spec.Name
+		if wk != nil {
+			if name := wk.ServiceName(info.ServiceID); name != "" {
+				names[info.ServiceID] = name
+				continue
+			}
+		}
+		if err == nil {
+			if svc, err := m.Store().Service(info.ServiceID); err == nil {
+				names[info.ServiceID] = svc.Spec.Name
+			}
 		}
 	}
 	return names

@@ -18,8 +18,8 @@ import (
 
 // containerName is Docker's name for a task's container: "<service>.<slot>.<task id>", or
 // "<service>.<node id>.<task id>" for a global service's task. The service's ID stands in for
-// its name where the node does not know the name; a container tied to no task is named by
-// its ID.
+// its name where the node does not know the name (a container whose task is gone from a
+// worker); a container tied to no task is named by its ID.
 func containerName(v containerView) string {
 	if v.TaskID == "" {
 		return v.ID

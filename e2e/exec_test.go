@@ -105,6 +105,17 @@ func TestExec(t *testing.T) {
 			t.Errorf("docker inspect: %q (stderr %q)", out, errOut)
 		}
 	})
+	t.Run("docker exec by name on a worker", func(t *testing.T) {
+		name := "sh.1." + task.ID
+		out, errOut, code := docker.run(t, onWorker, "exec", name, "echo", "named")
+		if out != "named\n" || code != 0 {
+			t.Errorf("docker exec %s: stdout %q stderr %q exit %d", name, out, errOut, code)
+		}
+		out, _, _ = docker.run(t, onWorker, "ps", "--format", "{{.Names}} {{.Label \"com.docker.swarm.service.name\"}}")
+		if strings.TrimSpace(out) != name+" sh" {
+			t.Errorf("docker ps names on %s: %q, want %s sh", onWorker, out, name)
+		}
+	})
 	t.Run("docker exec by name on a manager", func(t *testing.T) {
 		name := "mgrsh.1." + mgrTask.ID
 		out, errOut, code := docker.run(t, "manager-1", "exec", name, "echo", "named")

@@ -67,6 +67,13 @@ func assignmentsFor(v *clusterView, nodeID string) clusterapi.AssignmentsRespons
 	for _, t := range tasks {
 		fmt.Fprintf(h, "%s/%d;", t.ID, t.Version.Index)
 		out.Tasks = append(out.Tasks, *t)
+		if s := v.serviceByID[t.ServiceID]; s != nil && out.ServiceNames[s.ID] == "" {
+			if out.ServiceNames == nil {
+				out.ServiceNames = map[string]string{}
+			}
+			out.ServiceNames[s.ID] = s.Spec.Name
+			fmt.Fprintf(h, "service %s %s;", s.ID, s.Spec.Name)
+		}
 		if orchestrator.Ended(t) {
 			continue
 		}
