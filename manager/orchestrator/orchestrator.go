@@ -11,11 +11,12 @@ package orchestrator
 import (
 	"cmp"
 	"encoding/json"
-	"slices"
 	"strconv"
 	"time"
 
 	"github.com/moby/moby/api/types/swarm"
+
+	"github.com/shoal/shoal/internal/taskstate"
 )
 
 const (
@@ -139,19 +140,7 @@ func cloneSpec(s swarm.TaskSpec) swarm.TaskSpec {
 }
 
 // Rank orders task states as they progress; an unknown state ranks as NEW.
-func Rank(s swarm.TaskState) int {
-	if i := slices.Index(stateOrder, s); i >= 0 {
-		return i
-	}
-	return 0
-}
-
-var stateOrder = []swarm.TaskState{
-	swarm.TaskStateNew, swarm.TaskStateAllocated, swarm.TaskStatePending, swarm.TaskStateAssigned,
-	swarm.TaskStateAccepted, swarm.TaskStatePreparing, swarm.TaskStateReady, swarm.TaskStateStarting,
-	swarm.TaskStateRunning, swarm.TaskStateComplete, swarm.TaskStateShutdown, swarm.TaskStateFailed,
-	swarm.TaskStateRejected, swarm.TaskStateRemove, swarm.TaskStateOrphaned,
-}
+func Rank(s swarm.TaskState) int { return taskstate.Rank(s) }
 
 // Live reports whether a task is meant to run: its desired state is RUNNING or before.
 func Live(t *swarm.Task) bool { return Rank(t.DesiredState) <= Rank(swarm.TaskStateRunning) }

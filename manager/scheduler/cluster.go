@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/moby/moby/api/types/swarm"
+
+	"github.com/shoal/shoal/internal/taskstate"
 )
 
 // nodeState is one node's load as the scheduler sees it, updated as it places tasks.
@@ -53,7 +55,7 @@ func newCluster(snap Snapshot, pending []*swarm.Task) *cluster {
 		pendingIDs[t.ID] = struct{}{}
 	}
 	for _, t := range snap.Tasks() {
-		if t == nil || t.NodeID == "" || rank(t.Status.State) > rank(swarm.TaskStateRunning) {
+		if t == nil || t.NodeID == "" || taskstate.Rank(t.Status.State) > taskstate.Rank(swarm.TaskStateRunning) {
 			continue
 		}
 		if _, isPending := pendingIDs[t.ID]; isPending {
@@ -71,7 +73,7 @@ func newCluster(snap Snapshot, pending []*swarm.Task) *cluster {
 		for _, p := range c.taskHostPorts(t) {
 			ns.usePort(p)
 		}
-		if rank(t.DesiredState) <= rank(swarm.TaskStateRunning) {
+		if taskstate.Rank(t.DesiredState) <= taskstate.Rank(swarm.TaskStateRunning) {
 			ns.active++
 			ns.byService[t.ServiceID]++
 		}
@@ -212,39 +214,4 @@ func (c *cluster) commit(g *group, ns *nodeState) {
 	for _, p := range g.ports {
 		ns.usePort(p)
 	}
-}
-
-// rank orders task states as they progress; unknown states rank as NEW.
-func rank(s swarm.TaskState) int {
-	switch s {
-	case swarm.TaskStateAllocated:
-		return 1
-	case swarm.TaskStatePending:
-		return 2
-	case swarm.TaskStateAssigned:
-		return 3
-	case swarm.TaskStateAccepted:
-		return 4
-	case swarm.TaskStatePreparing:
-		return 5
-	case swarm.TaskStateReady:
-		return 6
-	case swarm.TaskStateStarting:
-		return 7
-	case swarm.TaskStateRunning:
-		return 8
-	case swarm.TaskStateComplete:
-		return 9
-	case swarm.TaskStateShutdown:
-		return 10
-	case swarm.TaskStateFailed:
-		return 11
-	case swarm.TaskStateRejected:
-		return 12
-	case swarm.TaskStateRemove:
-		return 13
-	case swarm.TaskStateOrphaned:
-		return 14
-	}
-	return 0
 }

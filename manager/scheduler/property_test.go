@@ -7,6 +7,8 @@ import (
 
 	"github.com/moby/moby/api/types/swarm"
 	"pgregory.net/rapid"
+
+	"github.com/shoal/shoal/internal/taskstate"
 )
 
 const gib = 1 << 30
@@ -136,7 +138,7 @@ func tally(sc scenario, ds []Decision) map[string]*load {
 		cpu, mem := reservations(&t.Spec)
 		l.cpu += cpu
 		l.mem += mem
-		if rank(t.DesiredState) <= rank(swarm.TaskStateRunning) {
+		if taskstate.Rank(t.DesiredState) <= taskstate.Rank(swarm.TaskStateRunning) {
 			l.byService[t.ServiceID]++
 		}
 		for _, p := range svcPorts(t.ServiceID) {
@@ -158,7 +160,7 @@ func tally(sc scenario, ds []Decision) map[string]*load {
 			}
 			continue
 		}
-		if t.NodeID != "" && rank(t.Status.State) <= rank(swarm.TaskStateRunning) {
+		if t.NodeID != "" && taskstate.Rank(t.Status.State) <= taskstate.Rank(swarm.TaskStateRunning) {
 			add(t, t.NodeID)
 		}
 	}
@@ -196,7 +198,7 @@ func TestPropertyPlacementsHonourEveryFilter(t *testing.T) {
 		// One decision per task still meant to run, in order.
 		var want []string
 		for _, task := range sc.pending {
-			if rank(task.DesiredState) <= rank(swarm.TaskStateRunning) {
+			if taskstate.Rank(task.DesiredState) <= taskstate.Rank(swarm.TaskStateRunning) {
 				want = append(want, task.ID)
 			}
 		}

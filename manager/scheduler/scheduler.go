@@ -14,6 +14,8 @@ package scheduler
 
 import (
 	"github.com/moby/moby/api/types/swarm"
+
+	"github.com/shoal/shoal/internal/taskstate"
 )
 
 // Snapshot is the scheduler's read-only view of the cluster. The scheduler never changes
@@ -50,7 +52,7 @@ func Schedule(snap Snapshot, pending []*swarm.Task) []Decision {
 	var groups []*group
 	groupsBySvc := map[string][]*group{}
 	for i, t := range pending {
-		if rank(t.DesiredState) > rank(swarm.TaskStateRunning) {
+		if taskstate.Rank(t.DesiredState) > taskstate.Rank(swarm.TaskStateRunning) {
 			skip[i] = true
 			continue
 		}
