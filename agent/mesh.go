@@ -54,7 +54,7 @@ func (p *plumbing) updateMeshLocked(resp clusterapi.AssignmentsResponse) error {
 		}
 	}
 	for key, ml := range p.mesh {
-		if _, ok := want[key]; !ok {
+		if mp, ok := want[key]; !ok || mp.Balance != ml.port.Balance {
 			ml.cancel()
 			<-ml.done
 			delete(p.mesh, key)
@@ -85,7 +85,7 @@ func (p *plumbing) startMeshListener(mp clusterapi.MeshPort) (*meshListener, err
 	sandbox := p.sandboxPath
 	b, err := lb.New(lb.Config{
 		Addr:   fmt.Sprintf("0.0.0.0:%d", mp.PublishedPort),
-		Mode:   lb.TCP,
+		Mode:   balanceMode(mp.Balance),
 		Logger: p.cfg.Logger,
 		// Tasks are reached over the ingress network, from the node's own endpoint on it.
 		Dial: dialFrom(sandbox),
@@ -118,4 +118,16 @@ func (p *plumbing) close() {
 		<-r.done
 		delete(p.servers, id)
 	}
+}
+
+// balanceMode is the balancer mode for a published port's balance setting: per request for
+// HTTP (so keep-alive clients follow the tasks as they change), per connection otherwise.
+func balanceMode(balance string) lb.Mode {
+	switch balance {
+	case clusterapi.MeshBalanceHTTP:
+		return lb.HTTP
+	case clusterapi.MeshBalanceTCP:
+		return lb.TCP
+	}
+	return lb.Auto
 }

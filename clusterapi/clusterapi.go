@@ -161,8 +161,24 @@ type MeshPort struct {
 	Protocol      string // tcp (udp and sctp are not balanced yet)
 	PublishedPort uint32
 	TargetPort    uint32
-	Backends      []MeshBackend
+	// Balance is how the node's balancer reads the port's connections: MeshBalanceAuto
+	// (HTTP requests one by one, anything else whole), MeshBalanceHTTP or MeshBalanceTCP.
+	Balance  string
+	Backends []MeshBackend
 }
+
+// MeshBalanceLabel is the service label that chooses how its published ports are balanced.
+const MeshBalanceLabel = "com.shoal.mesh.balance"
+
+// The values of MeshBalanceLabel. Auto, the default, tells HTTP/1.x connections (balanced
+// per request, so keep-alive clients are never pinned to a task) from other TCP traffic
+// (balanced per connection) by the first bytes the client sends; a protocol where the
+// server speaks first waits the sniffing time before its first byte, which tcp avoids.
+const (
+	MeshBalanceAuto = "auto"
+	MeshBalanceHTTP = "http"
+	MeshBalanceTCP  = "tcp"
+)
 
 // MeshBackend is a running task behind a published port, at its ingress address.
 type MeshBackend struct {

@@ -301,7 +301,11 @@ func meshPorts(v *clusterView, ingressID string) []clusterapi.MeshPort {
 			if proto == "" {
 				proto = "tcp"
 			}
-			out = append(out, clusterapi.MeshPort{Service: s.Spec.Name, Protocol: proto, PublishedPort: p.PublishedPort, TargetPort: p.TargetPort, Backends: backends})
+			balance := s.Spec.Labels[clusterapi.MeshBalanceLabel]
+			if balance == "" {
+				balance = clusterapi.MeshBalanceAuto
+			}
+			out = append(out, clusterapi.MeshPort{Service: s.Spec.Name, Protocol: proto, PublishedPort: p.PublishedPort, TargetPort: p.TargetPort, Balance: balance, Backends: backends})
 		}
 	}
 	return out

@@ -10,6 +10,7 @@ import (
 
 	"github.com/moby/moby/api/types/swarm"
 
+	"github.com/shoal/shoal/clusterapi"
 	"github.com/shoal/shoal/internal/apierr"
 )
 
@@ -58,6 +59,11 @@ func ValidateServiceSpec(spec *swarm.ServiceSpec, parseConstraints ConstraintPar
 	}
 	if err := validatePorts(spec.EndpointSpec); err != nil {
 		return err
+	}
+	switch b := spec.Labels[clusterapi.MeshBalanceLabel]; b {
+	case "", clusterapi.MeshBalanceAuto, clusterapi.MeshBalanceHTTP, clusterapi.MeshBalanceTCP:
+	default:
+		return apierr.Invalidf("invalid label %s=%q: must be auto (HTTP per request, other TCP per connection), http or tcp", clusterapi.MeshBalanceLabel, b)
 	}
 	if err := validateResources(spec.TaskTemplate.Resources); err != nil {
 		return err

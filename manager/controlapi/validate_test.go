@@ -64,6 +64,12 @@ func TestValidateServiceSpec(t *testing.T) {
 		{"bad protocol", func(s *swarm.ServiceSpec) {
 			s.EndpointSpec = &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 53, Protocol: "icmp"}}}
 		}, `invalid protocol "icmp"`},
+		{"mesh balance", func(s *swarm.ServiceSpec) {
+			s.Labels = map[string]string{"com.shoal.mesh.balance": "tcp"}
+		}, ""},
+		{"bad mesh balance", func(s *swarm.ServiceSpec) {
+			s.Labels = map[string]string{"com.shoal.mesh.balance": "udp"}
+		}, `invalid label com.shoal.mesh.balance="udp"`},
 		{"bad publish mode", func(s *swarm.ServiceSpec) {
 			s.EndpointSpec = &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 53, PublishMode: "everywhere"}}}
 		}, `invalid publish mode "everywhere"`},

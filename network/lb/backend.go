@@ -32,14 +32,16 @@ type BackendStats struct {
 	Draining bool
 	// Suspect: a dial to it failed less than SuspectFor ago.
 	Suspect bool
-	// Active counts the requests (HTTP mode) or connections (TCP mode) in flight on it.
+	// Active counts the requests (HTTP mode) or connections (TCP mode) in flight on it; in Auto
+	// mode both, its proxied TCP connections and its HTTP requests.
 	Active int
-	// Conns counts the connections open to it: in TCP mode one per proxied client connection, in
-	// HTTP mode the pooled ones, idle or carrying a request.
+	// Conns counts the connections open to it: one per proxied TCP client connection (TCP mode,
+	// and Auto mode for clients that are not HTTP) plus, in HTTP and Auto modes, the pooled ones,
+	// idle or carrying a request.
 	Conns int
-	// Total counts attempts sent to it (connections in TCP mode, requests in HTTP mode), retries
-	// included; Failures counts those that failed (dial error, or the connection broke before a
-	// response arrived).
+	// Total counts attempts sent to it (connections in TCP mode, requests in HTTP mode, both in
+	// Auto mode), retries included; Failures counts those that failed (dial error, or the
+	// connection broke before a response arrived).
 	Total    uint64
 	Failures uint64
 }
@@ -64,14 +66,15 @@ type backend struct {
 	draining     bool
 	suspectUntil time.Time
 	credit       int // smooth weighted round robin
-	active       int
+	active       int // attempts in flight: proxied TCP connections (and their dials) and HTTP requests
+	proxied      int // proxied TCP connections whose backend side is open
 	total        uint64
 	failures     uint64
 	finished     bool // retiring with nothing in flight: connections closed, drained closed
 
 	drained chan struct{} // closed once, by Balancer.finish
 	conns   connSet
-	// transport pools connections to this backend in HTTP mode; nil in TCP mode.
+	// transport pools connections to this backend in HTTP and Auto modes; nil in TCP mode.
 	transport *http.Transport
 }
 
@@ -153,7 +156,7 @@ func (s *connSet) closeAll(final bool) {
 	}
 }
 
-// backendConn is an HTTP-mode connection to a backend. It counts the bytes written to it so
+// backendConn is a pooled HTTP connection to a backend. It counts the bytes written to it so
 // the retry rule can tell a request that never reached the backend from one that may have.
 type backendConn struct {
 	net.Conn

@@ -22,6 +22,9 @@ const (
 	TCP Mode = iota
 	// HTTP parses HTTP/1.x requests and balances each request on its own.
 	HTTP
+	// Auto looks at the first bytes of each client connection: one that starts an HTTP/1.x
+	// request is served as in HTTP mode, any other is proxied whole as in TCP mode.
+	Auto
 )
 
 func (m Mode) String() string {
@@ -30,6 +33,8 @@ func (m Mode) String() string {
 		return "tcp"
 	case HTTP:
 		return "http"
+	case Auto:
+		return "auto"
 	}
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
@@ -52,6 +57,16 @@ const (
 	DefaultMaxIdleConnsPerBackend = 256
 	// DefaultMaxReplayBody is how much of a request body HTTP mode keeps to send it again.
 	DefaultMaxReplayBody = 64 << 10
+	// DefaultSniffTimeout bounds how long Auto mode waits for a new client's first bytes.
+	// Client-first protocols (HTTP, TLS, Redis, Postgres) write as soon as they are connected:
+	// their first segment follows the handshake's last ACK within the client's own processing
+	// time, microseconds for curl, browsers or Go, whatever the round-trip time, so they are
+	// classified at once and never wait for this. Server-first protocols (SMTP, MySQL, SSH, FTP)
+	// send nothing until the server greets them, so each of their connections starts this much
+	// late: 100 ms once per connection is little for such long-lived sessions. A client whose
+	// first segment is lost arrives after a retransmission (200 ms at least on Linux) and is
+	// taken for TCP: it still works, pinned to one backend as in TCP mode.
+	DefaultSniffTimeout = 100 * time.Millisecond
 )
 
 // Config configures a Balancer.
@@ -81,14 +96,18 @@ type Config struct {
 	// retried; 0 means DefaultMaxReplayBody, negative means none (a request whose body was read
 	// is then never retried).
 	MaxReplayBody int
-	// Clock drives suspect windows, accept backoff and DrainAndWait; nil means the wall clock.
+	// SniffTimeout bounds how long Auto mode waits, on the Clock, for the first bytes of a client
+	// connection before proxying it as TCP; 0 means DefaultSniffTimeout. Other modes ignore it.
+	SniffTimeout time.Duration
+	// Clock drives suspect windows, accept backoff, the sniff timeout and DrainAndWait; nil
+	// means the wall clock.
 	Clock  clock.Clock
 	Logger *slog.Logger
 }
 
 func (cfg *Config) setDefaults() error {
-	if cfg.Mode != TCP && cfg.Mode != HTTP {
-		return fmt.Errorf("lb: mode %v: must be tcp or http", cfg.Mode)
+	if cfg.Mode != TCP && cfg.Mode != HTTP && cfg.Mode != Auto {
+		return fmt.Errorf("lb: mode %v: must be tcp, http or auto", cfg.Mode)
 	}
 	if cfg.Policy != RoundRobin && cfg.Policy != LeastConnections {
 		return fmt.Errorf("lb: policy %v: must be round-robin or least-connections", cfg.Policy)
@@ -101,6 +120,7 @@ func (cfg *Config) setDefaults() error {
 		{"dial timeout", int64(cfg.DialTimeout)},
 		{"suspect window", int64(cfg.SuspectFor)},
 		{"max idle connections per backend", int64(cfg.MaxIdleConnsPerBackend)},
+		{"sniff timeout", int64(cfg.SniffTimeout)},
 	} {
 		if f.v < 0 {
 			return fmt.Errorf("lb: %s %d: must not be negative (0 means the default)", f.name, f.v)
@@ -121,6 +141,9 @@ func (cfg *Config) setDefaults() error {
 	if cfg.MaxReplayBody == 0 {
 		cfg.MaxReplayBody = DefaultMaxReplayBody
 	}
+	if cfg.SniffTimeout == 0 {
+		cfg.SniffTimeout = DefaultSniffTimeout
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
@@ -139,7 +162,7 @@ type Balancer struct {
 	log    *slog.Logger
 	dialer net.Dialer
 	ran    atomic.Bool
-	proxy  *httpProxy // HTTP mode only
+	proxy  *httpProxy // HTTP and Auto modes only
 
 	mu       sync.Mutex
 	set      []*backend          // guarded by mu: rotation order, as last given to SetBackends
@@ -147,7 +170,9 @@ type Balancer struct {
 	next     uint64              // guarded by mu: least-connections tie rotation
 	unserved uint64              // guarded by mu
 
-	work inflight // client connections (TCP) or requests (HTTP) being served
+	// work counts what Run waits for: client connections (TCP), requests (HTTP), or in Auto mode
+	// both, the HTTP connections only while they are being sniffed.
+	work inflight
 }
 
 // New checks cfg and binds (or adopts) the listener. The Balancer has no backend until
@@ -172,7 +197,7 @@ func New(cfg Config) (*Balancer, error) {
 		byID:   make(map[string]*backend),
 	}
 	b.work.init()
-	if cfg.Mode == HTTP {
+	if cfg.Mode == HTTP || cfg.Mode == Auto {
 		b.proxy = newHTTPProxy(b)
 	}
 	return b, nil
@@ -192,8 +217,11 @@ func (b *Balancer) Run(ctx context.Context) error {
 		return errors.New("lb: Run called twice")
 	}
 	defer b.closeBackendConns()
-	if b.cfg.Mode == HTTP {
+	switch b.cfg.Mode {
+	case HTTP:
 		return b.runHTTP(ctx)
+	case Auto:
+		return b.runAuto(ctx)
 	}
 	return b.runTCP(ctx)
 }
@@ -245,6 +273,9 @@ func (b *Balancer) SetBackends(bs []Backend) error {
 	b.set = set
 	b.mu.Unlock()
 
+	// A leaving backend's idle pooled connections go now. net/http then also closes each
+	// connection that becomes idle later, until a request asks the pool for one, which none does
+	// for a backend out of rotation; and finish closes whatever is left when its last work ends.
 	for _, be := range leaving {
 		be.closeIdle()
 	}
@@ -255,9 +286,9 @@ func (b *Balancer) SetBackends(bs []Backend) error {
 }
 
 // Drain stops new work going to backend id at once and returns a channel that is closed when
-// nothing is in flight on it any more: its in-flight requests (HTTP) or connections (TCP) have
-// finished and its connections are closed. In HTTP mode its idle pooled connections are closed
-// at once. The channel of an ID the Balancer does not know (never set, or gone with nothing in
+// nothing is in flight on it any more: its in-flight requests (HTTP) or connections (TCP), or
+// both (Auto), have finished and its connections are closed. In HTTP and Auto modes its idle
+// pooled connections are closed at once. The channel of an ID the Balancer does not know (never set, or gone with nothing in
 // flight) is already closed. Calling Drain again returns the same channel.
 func (b *Balancer) Drain(id string) <-chan struct{} {
 	b.mu.Lock()
@@ -290,16 +321,12 @@ func (b *Balancer) Stats() Stats {
 		st.Backends = append(st.Backends, BackendStats{
 			ID: be.id, Addr: be.addr, Weight: weightOf(be),
 			InSet: be.inSet, Draining: be.draining, Suspect: be.suspectUntil.After(now),
-			Active: be.active, Total: be.total, Failures: be.failures,
+			Active: be.active, Conns: be.proxied, Total: be.total, Failures: be.failures,
 		})
 	}
 	b.mu.Unlock()
 	for i, be := range bes {
-		if b.cfg.Mode == TCP {
-			st.Backends[i].Conns = st.Backends[i].Active
-		} else {
-			st.Backends[i].Conns = be.conns.len()
-		}
+		st.Backends[i].Conns += be.conns.len()
 	}
 	sort.Slice(st.Backends, func(i, j int) bool { return st.Backends[i].ID < st.Backends[j].ID })
 	return st
@@ -310,7 +337,7 @@ var closedChan = func() chan struct{} { ch := make(chan struct{}); close(ch); re
 func (b *Balancer) newBackend(nb Backend) *backend {
 	be := &backend{id: nb.ID, addr: nb.Addr, drained: make(chan struct{})}
 	be.conns.conns = make(map[*backendConn]struct{})
-	if b.cfg.Mode == HTTP {
+	if b.proxy != nil {
 		be.transport = b.proxy.newTransport(be)
 	}
 	return be
@@ -336,6 +363,7 @@ const (
 	attemptDone       attemptResult = iota // served (whatever the backend answered)
 	attemptFailed                          // the connection broke before a response
 	attemptDialFailed                      // no connection could be made: the backend is suspect
+	attemptProxyEnded                      // a proxied TCP connection ended (served), its backend side closed
 )
 
 // release ends an attempt acquire counted, and finishes the backend if it was the last work on
@@ -344,6 +372,8 @@ func (b *Balancer) release(be *backend, res attemptResult) {
 	b.mu.Lock()
 	be.active--
 	switch res {
+	case attemptProxyEnded:
+		be.proxied--
 	case attemptDialFailed:
 		be.failures++
 		be.suspectUntil = b.clk.Now().Add(b.cfg.SuspectFor)
@@ -357,10 +387,14 @@ func (b *Balancer) release(be *backend, res attemptResult) {
 	}
 }
 
-// dialed records a dial that worked: a suspect backend is trusted again.
-func (b *Balancer) dialed(be *backend) {
+// dialed records a dial that worked: a suspect backend is trusted again. proxied says the
+// connection carries a proxied TCP stream, which the caller releases with attemptProxyEnded.
+func (b *Balancer) dialed(be *backend, proxied bool) {
 	b.mu.Lock()
 	be.suspectUntil = time.Time{}
+	if proxied {
+		be.proxied++
+	}
 	b.mu.Unlock()
 }
 
@@ -391,7 +425,7 @@ func (b *Balancer) finish(be *backend) {
 	close(be.drained)
 }
 
-// closeIdle closes the backend's idle pooled connections (HTTP mode).
+// closeIdle closes the backend's idle pooled connections (HTTP and Auto modes).
 func (be *backend) closeIdle() {
 	if be.transport != nil {
 		be.transport.CloseIdleConnections()

@@ -8,9 +8,12 @@ package lb
 //	go test -run '^$' -bench TCPStream -benchtime 4x ./network/lb/ [-lb.stream-mb 1024]
 //
 // In BenchmarkHTTP b.N is the number of requests sent to each side (direct, through the balancer
-// in HTTP mode, through it in TCP mode), in rounds where the sides take turns; in
-// BenchmarkTCPStream it is the number of streams per side, each -lb.stream-mb MiB (256 unless
-// set). Every side's figures are reported, and each balanced side's ratio to direct.
+// in HTTP mode, in TCP mode, in Auto mode), in rounds where the sides take turns; in
+// BenchmarkTCPStream it is the number of streams per side (direct, TCP mode, Auto mode), each
+// -lb.stream-mb MiB (256 unless set). Every side's figures are reported, and each balanced side's
+// ratio to direct. Auto mode's sides show the cost of sniffing each connection's first bytes;
+// the clients here all speak first, so none waits for the sniff timeout (a server-first
+// protocol's connection would start SniffTimeout late).
 
 import (
 	"bufio"
@@ -222,28 +225,30 @@ func reportSides(b *testing.B, names []string, sides []loadResult) {
 }
 
 // BenchmarkHTTP: requests/s and latency straight to one backend vs through the balancer in HTTP
-// mode (per-request balancing, the mode published HTTP ports use) and in TCP mode (L4), with
-// 1 and 10 concurrent clients, keep-alive or a new connection per request.
+// mode (per-request balancing), in TCP mode (L4) and in Auto mode (sniffed, then as HTTP mode:
+// the mode published ports use), with 1 and 10 concurrent clients, keep-alive or a new
+// connection per request.
 func BenchmarkHTTP(b *testing.B) {
 	for _, keepAlive := range []bool{true, false} {
 		for _, clients := range []int{1, 10} {
 			conn := map[bool]string{true: "keepalive", false: "newconn"}[keepAlive]
 			b.Run(fmt.Sprintf("%s/c=%d", conn, clients), func(b *testing.B) {
 				backend := benchBackend(b)
-				addrs := []string{backend, benchBalancer(b, HTTP, backend), benchBalancer(b, TCP, backend)}
+				addrs := []string{backend, benchBalancer(b, HTTP, backend), benchBalancer(b, TCP, backend), benchBalancer(b, Auto, backend)}
 				load := func(addr string, n int) loadResult { return runHTTPLoad(b, addr, clients, n, keepAlive) }
 				n := max(b.N, clients*benchRounds)
 				interleave(min(n, 4000), addrs, load) // warm up: pools, caches, scheduler
 				b.ResetTimer()
 				sides := interleave(n, addrs, load)
 				b.StopTimer()
-				reportSides(b, []string{"direct", "lbhttp", "lbtcp"}, sides)
+				reportSides(b, []string{"direct", "lbhttp", "lbtcp", "lbauto"}, sides)
 			})
 		}
 	}
 }
 
-// streamBackend writes size bytes to every connection and closes it.
+// streamBackend reads a one-byte request on every connection, then writes size bytes and closes
+// it: a download, whose client speaks first.
 func streamBackend(b *testing.B, size int64) string {
 	b.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -265,6 +270,9 @@ func streamBackend(b *testing.B, size int64) string {
 			go func() {
 				defer wg.Done()
 				defer c.Close()
+				if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+					return
+				}
 				for left := size; left > 0; {
 					n, err := c.Write(chunk[:min(left, int64(len(chunk)))])
 					if err != nil {
@@ -286,6 +294,9 @@ func readStream(b *testing.B, addr string, buf []byte) (int64, time.Duration) {
 		b.Fatal(err)
 	}
 	defer c.Close()
+	if _, err := c.Write([]byte{'\n'}); err != nil {
+		b.Fatal(err)
+	}
 	var total int64
 	for {
 		n, err := c.Read(buf)
@@ -300,21 +311,23 @@ func readStream(b *testing.B, addr string, buf []byte) (int64, time.Duration) {
 }
 
 // BenchmarkTCPStream: MB/s of one large download straight from the backend vs through the
-// balancer in TCP mode (spliced).
+// balancer in TCP mode (spliced) and in Auto mode (sniffed, then spliced).
 func BenchmarkTCPStream(b *testing.B) {
 	size := int64(*streamMiB) << 20
 	backend := streamBackend(b, size)
 	via := benchBalancer(b, TCP, backend)
+	viaAuto := benchBalancer(b, Auto, backend)
 	buf := make([]byte, 256<<10)
 	readStream(b, backend, buf) // warm up
 	readStream(b, via, buf)
+	readStream(b, viaAuto, buf)
 	b.ResetTimer()
-	var direct, through time.Duration
+	var direct, through, throughAuto time.Duration
 	for range b.N {
 		for _, side := range []struct {
 			addr string
 			took *time.Duration
-		}{{backend, &direct}, {via, &through}} {
+		}{{backend, &direct}, {via, &through}, {viaAuto, &throughAuto}} {
 			got, took := readStream(b, side.addr, buf)
 			if got != size {
 				b.Fatalf("stream from %s: %d bytes, want %d", side.addr, got, size)
@@ -328,4 +341,6 @@ func BenchmarkTCPStream(b *testing.B) {
 	b.ReportMetric(mbps(direct), "direct-MB/s")
 	b.ReportMetric(mbps(through), "lbtcp-MB/s")
 	b.ReportMetric(mbps(through)/mbps(direct), "lbtcp-ratio")
+	b.ReportMetric(mbps(throughAuto), "lbauto-MB/s")
+	b.ReportMetric(mbps(throughAuto)/mbps(direct), "lbauto-ratio")
 }

@@ -9,10 +9,15 @@
 //     lists only tasks that are RUNNING and, if they have a health check, healthy (promise 1).
 //   - Drain(id) takes a backend out of rotation at once (promise 2) and returns a channel that is
 //     closed once nothing is in flight on it any more: no request (HTTP mode) or connection (TCP
-//     mode) is open to it, and its pooled connections are closed. The caller waits on it, bounded
-//     by the stop grace period (WaitDrained, DrainAndWait), before the task gets its stop signal
-//     (promise 3). Removing a backend from the set through SetBackends also stops new work at once
-//     and lets in-flight work finish; Drain may be called before or after that removal.
+//     mode), neither (Auto mode), is open to it, and its pooled connections are closed. The caller
+//     waits on it, bounded by the stop grace period (WaitDrained, DrainAndWait), before the task
+//     gets its stop signal (promise 3). Removing a backend from the set through SetBackends also
+//     stops new work at once and lets in-flight work finish; Drain may be called before or after
+//     that removal.
+//   - Either way, a backend that left the set or is draining keeps no idle connection: its idle
+//     pooled connections are closed at once, and every connection to it is closed as soon as its
+//     last request or connection ends (none is opened after). So once its work is done the task
+//     sees no connection from the balancer, which is what the agent's idle test counts.
 //   - Draining is final for an ID: a drained backend takes no new work even if a later
 //     SetBackends lists it again (task IDs are never reused). A backend's address is fixed for
 //     its ID.
@@ -30,6 +35,21 @@
 // keep-alive connections (an http.Transport); httputil.ReverseProxy does the forwarding and
 // adds X-Forwarded-For/-Host/-Proto, keeping the client's Host header. Upgrades (WebSocket)
 // pass through and count as in flight until they close.
+//
+// Auto mode is for ports that carry no protocol hint, as Docker's published ports do not (the
+// routing mesh): it decides per client connection. It reads the connection's first bytes, on the
+// connection's own goroutine, until they decide or SniffTimeout passes (DefaultSniffTimeout,
+// 100 ms). A connection that starts with an HTTP/1.x method and a space (GET, HEAD, POST, PUT,
+// DELETE, OPTIONS, PATCH, TRACE, CONNECT; a request split over segments is read on until it
+// decides) is served as in HTTP mode, by the same server; any other is proxied whole as in TCP
+// mode: HTTP/2 with prior knowledge ("PRI * HTTP/2.0"), TLS (so HTTPS is balanced per connection:
+// the balancer holds no certificate), other methods, any other protocol, and a client that sends
+// nothing in time. The bytes read are passed on first; a TCP stream is then spliced as in TCP
+// mode. The cost is that a server-first protocol (SMTP, MySQL, SSH, FTP), whose client waits for
+// the server to speak, starts SniffTimeout late on every connection; client-first protocols
+// (HTTP, TLS, Redis, Postgres) write at once and do not wait. Work, Stats and Drain cover both
+// kinds of connection: a backend's in-flight work is its proxied TCP connections plus its HTTP
+// requests.
 //
 // # Retry rules (promise 5)
 //
@@ -69,6 +89,6 @@
 // Stats reports, per backend, the work in flight, open connections, attempts and failed attempts,
 // and whether it is in the set, draining or suspect; tests read it and a debug endpoint can.
 //
-// Time: suspect windows and the drain wait read the injected Clock. Dial timeouts are socket
-// deadlines, which only real time can drive.
+// Time: suspect windows, the sniff timeout and the drain wait read the injected Clock. Dial
+// timeouts are socket deadlines, which only real time can drive.
 package lb

@@ -3,6 +3,7 @@ package lb
 import (
 	"context"
 	"errors"
+	"net/http"
 	"runtime"
 	"strings"
 	"testing"
@@ -131,5 +132,75 @@ func TestConfigAndBackendsAreValidated(t *testing.T) {
 	}
 	if st := b.Stats(); len(st.Backends) != 1 || st.Backends[0].Addr != "127.0.0.1:1" {
 		t.Errorf("a refused SetBackends changed the set: %+v", st.Backends)
+	}
+}
+
+// TestRemovedBackendKeepsNoIdleConnection: a backend removed through SetBackends (no Drain) has
+// its idle pooled connections closed at once, and the rest as soon as its last request is done,
+// so its task sees no connection from the balancer (the agent's idle test counts them) long
+// before net/http's 90 s idle timeout would close them.
+func TestRemovedBackendKeepsNoIdleConnection(t *testing.T) {
+	const within = 5 * time.Second
+	for _, mode := range []Mode{HTTP, Auto} {
+		t.Run(mode.String(), func(t *testing.T) {
+			b := startBalancer(t, Config{Mode: mode})
+			warmGate, slowGate := newGate(), newGate()
+			leaving := newHTTPBackend(t, "leaving", func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/warm" {
+					warmGate.handler(w, r)
+					return
+				}
+				slowGate.handler(w, r)
+			})
+			staying := newHTTPBackend(t, "staying", nil)
+			setBackends(t, b, leaving.backend())
+
+			// Three requests at once on keep-alive clients leave three pooled connections.
+			const pooled = 3
+			clients := make([]*testClient, pooled)
+			warmDone := make(chan error, pooled)
+			for i := range clients {
+				clients[i] = newTestClient(t, true)
+				go func() {
+					_, err := clients[i].get(urlOf(b) + "warm")
+					warmDone <- err
+				}()
+			}
+			for range pooled {
+				<-warmGate.started
+			}
+			close(warmGate.open)
+			for range pooled {
+				if err := <-warmDone; err != nil {
+					t.Fatal(err)
+				}
+			}
+			// One slow request holds one of them.
+			slowDone := make(chan error, 1)
+			go func() {
+				_, err := clients[0].get(urlOf(b))
+				slowDone <- err
+			}()
+			<-slowGate.started
+			if n := leaving.open.Load(); n != pooled {
+				t.Fatalf("leaving backend has %d connections, want %d", n, pooled)
+			}
+
+			setBackends(t, b, staying.backend())
+			leaving.waitOpen(t, 1, within) // the idle ones, at once
+			for i, c := range clients[1:] {
+				if body, err := c.get(urlOf(b)); err != nil || body != "staying" {
+					t.Fatalf("client %d after the removal: %q, %v; want staying", i+1, body, err)
+				}
+			}
+			close(slowGate.open)
+			if err := <-slowDone; err != nil {
+				t.Fatalf("the request in flight during the removal: %v", err)
+			}
+			leaving.waitOpen(t, 0, within) // the last one, once its request is done
+			if st := b.Stats(); len(st.Backends) != 1 || st.Backends[0].ID != "staying" {
+				t.Errorf("stats %+v: want the removed backend forgotten", st.Backends)
+			}
+		})
 	}
 }

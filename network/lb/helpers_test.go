@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // startBalancer builds a balancer on a loopback port, runs it, and stops it when the test ends,
@@ -52,12 +53,16 @@ func statsOf(t *testing.T, b *Balancer, id string) BackendStats {
 	return BackendStats{}
 }
 
-// httpBackend is a task serving HTTP on loopback: it answers its name and counts its requests.
+// httpBackend is a task serving HTTP on loopback: it answers its name and counts its requests
+// and its open connections.
 type httpBackend struct {
 	name string
 	srv  *http.Server
 	addr string
 	hits atomic.Int64
+	open atomic.Int64 // connections the server has open
+	// connClosed gets a signal (dropped when one is pending) each time a connection closes.
+	connClosed chan struct{}
 }
 
 // newHTTPBackend starts a backend; handler, if not nil, runs before the name is written.
@@ -67,20 +72,49 @@ func newHTTPBackend(t *testing.T, name string, handler func(w http.ResponseWrite
 	if err != nil {
 		t.Fatal(err)
 	}
-	hb := &httpBackend{name: name, addr: ln.Addr().String()}
-	hb.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hb.hits.Add(1)
-		if handler != nil {
-			handler(w, r)
-		}
-		_, _ = io.WriteString(w, name)
-	})}
+	hb := &httpBackend{name: name, addr: ln.Addr().String(), connClosed: make(chan struct{}, 1)}
+	hb.srv = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hb.hits.Add(1)
+			if handler != nil {
+				handler(w, r)
+			}
+			_, _ = io.WriteString(w, name)
+		}),
+		ConnState: func(_ net.Conn, state http.ConnState) {
+			switch state {
+			case http.StateNew:
+				hb.open.Add(1)
+			case http.StateClosed, http.StateHijacked:
+				hb.open.Add(-1)
+				select {
+				case hb.connClosed <- struct{}{}:
+				default:
+				}
+			}
+		},
+	}
 	go func() { _ = hb.srv.Serve(ln) }()
 	t.Cleanup(hb.kill)
 	return hb
 }
 
 func (hb *httpBackend) backend() Backend { return Backend{ID: hb.name, Addr: hb.addr} }
+
+// waitOpen waits until the backend's server has at most n connections open, failing the test if
+// that takes longer than within: a bound for an event expected at once, far below the 90 s after
+// which an idle pooled connection would be closed anyway.
+func (hb *httpBackend) waitOpen(t *testing.T, n int64, within time.Duration) {
+	t.Helper()
+	deadline := time.After(within)
+	for hb.open.Load() > n {
+		select {
+		case <-hb.connClosed:
+		case <-deadline:
+			t.Fatalf("backend %s still has %d connections open after %v, want %d at most", hb.name, hb.open.Load(), within, n)
+		}
+	}
+}
 
 // kill stops the backend abruptly, as a program exiting on SIGTERM does: the listener closes
 // (new connections are refused) and every open connection is closed.
@@ -121,7 +155,8 @@ func newTestClient(t *testing.T, keepAlive bool) *testClient {
 	if !keepAlive {
 		tr.MaxConnsPerHost = 0
 	}
-	c.Client = &http.Client{Transport: tr}
+	// The timeout only turns a test that would hang into one that fails.
+	c.Client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	t.Cleanup(tr.CloseIdleConnections)
 	return c
 }
@@ -199,11 +234,16 @@ func newSwallowBackend(t *testing.T) *swallowBackend {
 	return sb
 }
 
-// tcpBackend is a raw TCP task on loopback running serve on each connection.
+// tcpBackend is a raw TCP task on loopback running serve on each connection. When the test
+// ends it closes its listener and the connections still open, and waits for serve to return.
 type tcpBackend struct {
 	name  string
 	addr  string
-	conns atomic.Int64
+	conns atomic.Int64 // accepted, in all
+
+	mu     sync.Mutex
+	open   map[net.Conn]struct{} // guarded by mu
+	closed bool                  // guarded by mu: the test ended
 }
 
 func newTCPBackend(t *testing.T, name string, serve func(c *net.TCPConn)) *tcpBackend {
@@ -212,9 +252,18 @@ func newTCPBackend(t *testing.T, name string, serve func(c *net.TCPConn)) *tcpBa
 	if err != nil {
 		t.Fatal(err)
 	}
-	tb := &tcpBackend{name: name, addr: ln.Addr().String()}
+	tb := &tcpBackend{name: name, addr: ln.Addr().String(), open: make(map[net.Conn]struct{})}
 	var wg sync.WaitGroup
-	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
+	t.Cleanup(func() {
+		_ = ln.Close()
+		tb.mu.Lock()
+		tb.closed = true
+		for c := range tb.open {
+			_ = c.Close()
+		}
+		tb.mu.Unlock()
+		wg.Wait()
+	})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -224,10 +273,21 @@ func newTCPBackend(t *testing.T, name string, serve func(c *net.TCPConn)) *tcpBa
 				return
 			}
 			tb.conns.Add(1)
+			tb.mu.Lock()
+			tb.open[c] = struct{}{}
+			if tb.closed {
+				_ = c.Close()
+			}
+			tb.mu.Unlock()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer c.Close()
+				defer func() {
+					tb.mu.Lock()
+					delete(tb.open, c)
+					tb.mu.Unlock()
+					_ = c.Close()
+				}()
 				serve(c.(*net.TCPConn))
 			}()
 		}

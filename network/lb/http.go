@@ -54,13 +54,18 @@ func newHTTPProxy(b *Balancer) *httpProxy {
 func (p *httpProxy) Get() []byte  { return p.buffers.Get().(*[32 << 10]byte)[:] }
 func (p *httpProxy) Put(b []byte) { p.buffers.Put((*[32 << 10]byte)(b[:32<<10])) }
 
-// runHTTP serves HTTP clients until ctx ends.
-func (b *Balancer) runHTTP(ctx context.Context) error {
-	srv := &http.Server{
+// newHTTPServer is the server of HTTP mode, and of Auto mode's HTTP connections.
+func (b *Balancer) newHTTPServer() *http.Server {
+	return &http.Server{
 		Handler:                      b.proxy,
 		ErrorLog:                     slog.NewLogLogger(b.log.Handler(), slog.LevelDebug),
 		DisableGeneralOptionsHandler: true, // OPTIONS * is the backend's to answer
 	}
+}
+
+// runHTTP serves HTTP clients until ctx ends.
+func (b *Balancer) runHTTP(ctx context.Context) error {
+	srv := b.newHTTPServer()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(b.ln) }()
 	var err error
@@ -135,7 +140,7 @@ func (p *httpProxy) dial(ctx context.Context, be *backend) (net.Conn, error) {
 		_ = c.Close()
 		return nil, &dialError{addr: be.addr, err: errBackendFinished}
 	}
-	p.b.dialed(be)
+	p.b.dialed(be, false)
 	return bc, nil
 }
 

@@ -11,6 +11,17 @@ import (
 
 // runTCP accepts client connections and proxies each to one backend until ctx ends.
 func (b *Balancer) runTCP(ctx context.Context) error {
+	err := b.acceptConns(ctx, b.proxyConn)
+	b.work.closeAndWait()
+	return err
+}
+
+// acceptConns accepts client connections until ctx ends or the listener fails, and runs serve
+// on each in its own goroutine, counted in b.work. When it returns, the listener is closed and
+// every client connection still being served was reset (serve sees its reads fail); the caller
+// waits for the serving goroutines with b.work.closeAndWait. serve owns the connection: it
+// closes it before returning, unless it handed it on to an owner that will.
+func (b *Balancer) acceptConns(ctx context.Context, serve func(ctx context.Context, c net.Conn)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	clients := &clientConns{conns: make(map[net.Conn]struct{})}
@@ -53,12 +64,11 @@ func (b *Balancer) runTCP(ctx context.Context) error {
 		go func() {
 			defer b.work.done()
 			defer clients.remove(c)
-			b.proxyConn(ctx, c)
+			serve(ctx, c)
 		}()
 	}
 	cancel()
 	<-stopped
-	b.work.closeAndWait()
 	if acceptErr != nil {
 		return &net.OpError{Op: "accept", Net: "tcp", Addr: b.ln.Addr(), Err: acceptErr}
 	}
@@ -80,7 +90,7 @@ func (b *Balancer) proxyConn(ctx context.Context, client net.Conn) {
 		abort(client)
 		return
 	}
-	defer b.release(be, attemptDone)
+	defer b.release(be, attemptProxyEnded)
 	proxyStreams(client, server)
 }
 
@@ -96,7 +106,7 @@ func (b *Balancer) connect(ctx context.Context) (*backend, net.Conn) {
 		}
 		c, err := b.dial(ctx, be.addr)
 		if err == nil {
-			b.dialed(be)
+			b.dialed(be, true)
 			return be, c
 		}
 		b.release(be, attemptDialFailed)
@@ -125,11 +135,12 @@ func proxyStreams(client, server net.Conn) {
 }
 
 // copyHalf copies src to dst until src's EOF, then half-closes dst. Between two *net.TCPConn,
-// io.Copy uses splice(2) on Linux: the bytes never enter user space.
+// io.Copy uses splice(2) on Linux: the bytes never enter user space. Either side may be a
+// sniffedConn (Auto mode): its sniffed bytes are written first, then the bare connections splice.
 func copyHalf(dst, src net.Conn) {
-	_, err := io.Copy(dst, src)
+	err := copyStream(dst, src)
 	if err == nil {
-		if cw, ok := dst.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		if cw, ok := bare(dst).(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
 			return
 		}
 	}
@@ -138,8 +149,23 @@ func copyHalf(dst, src net.Conn) {
 	abort(src)
 }
 
+// copyStream copies src to dst until src's EOF: first what a sniff already read from src, then
+// the rest from the bare connection, so that io.Copy sees two *net.TCPConn and splices.
+func copyStream(dst, src net.Conn) error {
+	if sc, ok := src.(*sniffedConn); ok {
+		if sniffed := sc.takeSniffed(); len(sniffed) > 0 {
+			if _, err := dst.Write(sniffed); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := io.Copy(bare(dst), bare(src))
+	return err
+}
+
 // abort closes c with a reset rather than a FIN, so its peer knows the stream was cut.
 func abort(c net.Conn) {
+	c = bare(c)
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetLinger(0)
 	}
