@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bufio"
 	"context"
 	"os"
 	"sort"
@@ -39,25 +38,33 @@ type askRoutes func(ctx context.Context, node clusterapi.NodeEndpoint, taskID st
 // networks, every other node confirms it stopped routing to it; then, when anything
 // routed to it at all (networks or host-mode ports), the requests in flight finish.
 func (w *Worker) drainTask(ctx context.Context, taskID, netnsPath string, grace time.Duration, hostPorts bool) {
-	clk := w.cfg.Clock
-	deadline := clk.Now().Add(grace)
-	wired := false
-	if w.plumb != nil {
-		w.plumb.mu.Lock()
-		_, wired = w.plumb.local[taskID]
-		w.plumb.mu.Unlock()
-	}
-	if wired {
-		if late := confirmUnrouted(ctx, clk, w.plumb.otherNodes(w.cfg.NodeID), taskID, min(drainConfirmBound, grace), w.askRoutes); len(late) > 0 {
-			w.cfg.Logger.Warn("stopping a task although some nodes did not confirm they stopped routing to it", "task", taskID, "nodes", late)
-		}
-	}
+	deadline := w.cfg.Clock.Now().Add(grace)
+	wired := w.confirmUnrouted(ctx, taskID)
 	if ctx.Err() != nil || netnsPath == "" || (!wired && !hostPorts) {
 		return
 	}
-	if !waitIdle(ctx, clk, netnsPath, deadline) {
+	if !waitIdle(ctx, w.cfg.Clock, netnsPath, deadline) {
 		w.cfg.Logger.Info("task still had connections when its grace period ended", "task", taskID)
 	}
+}
+
+// confirmUnrouted asks every other node to confirm it no longer routes to a task on the
+// overlay networks (bounded by drainConfirmBound, whatever the grace period) and reports
+// whether the task was on any.
+func (w *Worker) confirmUnrouted(ctx context.Context, taskID string) (wired bool) {
+	if w.plumb == nil {
+		return false
+	}
+	w.plumb.mu.Lock()
+	_, wired = w.plumb.local[taskID]
+	w.plumb.mu.Unlock()
+	if !wired {
+		return false
+	}
+	if late := confirmUnrouted(ctx, w.cfg.Clock, w.plumb.otherNodes(w.cfg.NodeID), taskID, drainConfirmBound, w.askRoutes); len(late) > 0 {
+		w.cfg.Logger.Warn("stopping a task although some nodes did not confirm they stopped routing to it", "task", taskID, "nodes", late)
+	}
+	return true
 }
 
 // waitIdle waits until the namespace has had no established TCP connection for
@@ -86,27 +93,52 @@ func waitIdle(ctx context.Context, clk clock.Clock, netnsPath string, deadline t
 	return false
 }
 
-// establishedConns counts the established TCP connections in a namespace.
+// establishedConns counts the established TCP connections in a namespace that clients
+// made to it: those whose local port is one the namespace listens on. The task's own
+// outgoing connections (to a database, say) are not requests in flight on it.
 func establishedConns(netnsPath string) (int, error) {
-	n := 0
+	var tables [][]string
 	err := netns.Do(netnsPath, func() error {
 		for _, file := range []string{"/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"} {
-			f, err := os.Open(file)
+			data, err := os.ReadFile(file)
 			if err != nil {
 				continue
 			}
-			sc := bufio.NewScanner(f)
-			for sc.Scan() {
-				fields := strings.Fields(sc.Text())
-				if len(fields) > 3 && fields[3] == "01" { // TCP_ESTABLISHED
-					n++
-				}
-			}
-			f.Close()
+			tables = append(tables, strings.Split(string(data), "\n"))
 		}
 		return nil
 	})
+	n := 0
+	for _, lines := range tables {
+		n += inboundConns(lines)
+	}
 	return n, err
+}
+
+// inboundConns counts, in the lines of a /proc/net/tcp table, the ESTABLISHED connections
+// on a local port some socket of the table LISTENs on.
+func inboundConns(lines []string) int {
+	const (
+		established = "01"
+		listen      = "0A"
+	)
+	localPort := func(addr string) string {
+		_, port, _ := strings.Cut(addr, ":")
+		return port
+	}
+	listening := map[string]bool{}
+	for _, line := range lines {
+		if f := strings.Fields(line); len(f) > 3 && f[3] == listen {
+			listening[localPort(f[1])] = true
+		}
+	}
+	n := 0
+	for _, line := range lines {
+		if f := strings.Fields(line); len(f) > 3 && f[3] == established && listening[localPort(f[1])] {
+			n++
+		}
+	}
+	return n
 }
 
 // confirmUnrouted asks every node at once to confirm it no longer routes new work to the

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 
 	"github.com/moby/moby/api/types/network"
@@ -24,6 +25,15 @@ type hostPorts struct {
 	done      chan struct{}
 	// Published are the ports as served; a port published as 0 got one from the kernel.
 	Published []swarm.PortConfig
+	specs     []swarm.PortConfig // as asked for
+}
+
+// serves reports whether h serves exactly the ports asked for (nil serves none).
+func (h *hostPorts) serves(want []swarm.PortConfig) bool {
+	if h == nil {
+		return len(want) == 0
+	}
+	return slices.Equal(h.specs, want)
 }
 
 // dialFrom dials from inside a network namespace: the socket lives there, whoever uses it.
@@ -44,7 +54,7 @@ func dialFrom(nsPath string) func(ctx context.Context, network, addr string) (ne
 // is reached inside its namespace (its first network address, or loopback without one).
 // A port the node already uses fails the whole task, as on Docker.
 func publishHostPorts(taskID, nsPath string, taskAddr netip.Addr, ports []swarm.PortConfig, logger *slog.Logger) (*hostPorts, error) {
-	h := &hostPorts{done: make(chan struct{})}
+	h := &hostPorts{done: make(chan struct{}), specs: slices.Clone(ports)}
 	for _, p := range ports {
 		proto := p.Protocol
 		if proto == "" {

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -60,6 +61,7 @@ func (p *plumbing) updateMeshLocked(resp clusterapi.AssignmentsResponse) error {
 			delete(p.mesh, key)
 		}
 	}
+	var errs []error
 	for key, mp := range want {
 		ml, ok := p.mesh[key]
 		if !ok {
@@ -75,10 +77,11 @@ func (p *plumbing) updateMeshLocked(resp clusterapi.AssignmentsResponse) error {
 			backends = append(backends, lb.Backend{ID: be.TaskID, Addr: net.JoinHostPort(be.IP.String(), strconv.Itoa(int(mp.TargetPort)))})
 		}
 		if err := ml.b.SetBackends(backends); err != nil {
-			p.cfg.Logger.Warn("updating a published port's tasks", "port", mp.PublishedPort, "err", err)
+			// The old set stays: report it, so the node does not claim routes it keeps.
+			errs = append(errs, fmt.Errorf("updating the tasks behind port %d: %w", mp.PublishedPort, err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (p *plumbing) startMeshListener(mp clusterapi.MeshPort) (*meshListener, error) {

@@ -17,6 +17,18 @@ func (w *Worker) NetState() (clusterapi.NetState, error) {
 }
 
 func (p *plumbing) netState(st clusterapi.NetState) (clusterapi.NetState, error) {
+	st = p.userSpaceState(st)
+	// The kernel is read without the lock: a netlink dump must not hold up updates.
+	obs, err := p.cfg.Kernel.Observe(p.cfg.UnderlayIP)
+	if err != nil {
+		return st, err
+	}
+	st.Overlay = obs
+	return st, nil
+}
+
+// userSpaceState reads the balancers, resolvers and VIP rules the plumbing holds.
+func (p *plumbing) userSpaceState(st clusterapi.NetState) clusterapi.NetState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, ml := range p.mesh {
@@ -48,10 +60,5 @@ func (p *plumbing) netState(st clusterapi.NetState) (clusterapi.NetState, error)
 		st.Tasks = append(st.Tasks, ts)
 	}
 	sort.Slice(st.Tasks, func(i, j int) bool { return st.Tasks[i].TaskID < st.Tasks[j].TaskID })
-	obs, err := p.cfg.Kernel.Observe(p.cfg.UnderlayIP)
-	if err != nil {
-		return st, err
-	}
-	st.Overlay = obs
-	return st, nil
+	return st
 }

@@ -84,19 +84,23 @@ func (p *plumbing) update(resp clusterapi.AssignmentsResponse) error {
 	}
 	p.peers = resp.Peers
 	p.records = resp.DNS
-	if err := p.updateMeshLocked(resp); err != nil {
-		p.cfg.Logger.Warn("routing mesh", "err", err)
+	meshErr := p.updateMeshLocked(resp)
+	if meshErr != nil {
+		p.cfg.Logger.Warn("routing mesh", "err", meshErr)
 	}
-	if table, err := dns.NewTable(resp.DNS); err == nil {
+	table, tableErr := dns.NewTable(resp.DNS)
+	if tableErr == nil {
 		p.names = table
 		for _, r := range p.servers {
 			r.srv.Update(table)
 		}
 	} else {
-		p.cfg.Logger.Warn("the swarm's names do not make a DNS table", "err", err)
+		p.cfg.Logger.Warn("the swarm's names do not make a DNS table", "err", tableErr)
 	}
 	err := p.reconcileLocked()
-	p.setRoutesLocked(resp)
+	// What failed to apply may still send work where it did before: until an update
+	// applies cleanly, the node keeps claiming the routes it had as well as the new ones.
+	p.setRoutesLocked(resp, meshErr == nil && tableErr == nil && err == nil)
 	return err
 }
 

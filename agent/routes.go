@@ -25,24 +25,34 @@ func routedTasks(resp clusterapi.AssignmentsResponse) map[string]bool {
 }
 
 // setRoutesLocked records what the node routes to once an assignment is applied and wakes
-// whoever waits for a task to leave it.
-func (p *plumbing) setRoutesLocked(resp clusterapi.AssignmentsResponse) {
-	p.routed = routedTasks(resp)
+// whoever waits for a task to leave it. An assignment not applied cleanly adds its routes
+// to the old ones instead of replacing them.
+func (p *plumbing) setRoutesLocked(resp clusterapi.AssignmentsResponse, clean bool) {
+	routed := routedTasks(resp)
+	if !clean {
+		for id := range p.routed {
+			routed[id] = true
+		}
+	}
+	p.routed = routed
 	p.nodes = resp.Nodes
 	close(p.applied)
 	p.applied = make(chan struct{})
 }
 
 // Routes reports whether this node still sends the task new work, waiting up to wait for
-// that to stop (the answer to another node draining the task).
+// that to stop (the answer to another node draining the task). Before the node has applied
+// any assignment (its daemon just restarted; its tasks' VIP rules survived) it cannot tell,
+// and says it routes.
 func (p *plumbing) Routes(ctx context.Context, taskID string, wait time.Duration) bool {
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	for {
 		p.mu.Lock()
+		known := p.routed != nil
 		routed, applied := p.routed[taskID], p.applied
 		p.mu.Unlock()
-		if !routed {
+		if known && !routed {
 			return false
 		}
 		select {

@@ -42,7 +42,7 @@ func TestRoutesAnswersOnceAnAssignmentDropsTheTask(t *testing.T) {
 	p := newPlumbing(OverlayConfig{Logger: slog.New(slog.DiscardHandler)})
 	routing := clusterapi.AssignmentsResponse{Mesh: []clusterapi.MeshPort{{Backends: []clusterapi.MeshBackend{{TaskID: "web1"}}}}}
 	p.mu.Lock()
-	p.setRoutesLocked(routing)
+	p.setRoutesLocked(routing, true)
 	p.mu.Unlock()
 
 	if p.Routes(context.Background(), "other", time.Minute) {
@@ -54,7 +54,7 @@ func TestRoutesAnswersOnceAnAssignmentDropsTheTask(t *testing.T) {
 	answer := make(chan bool)
 	go func() { answer <- p.Routes(context.Background(), "web1", time.Minute) }()
 	p.mu.Lock()
-	p.setRoutesLocked(routing) // an unrelated change: still routed, keep waiting
+	p.setRoutesLocked(routing, true) // an unrelated change: still routed, keep waiting
 	p.mu.Unlock()
 	select {
 	case <-answer:
@@ -62,17 +62,51 @@ func TestRoutesAnswersOnceAnAssignmentDropsTheTask(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 	p.mu.Lock()
-	p.setRoutesLocked(clusterapi.AssignmentsResponse{})
+	p.setRoutesLocked(clusterapi.AssignmentsResponse{}, true)
 	p.mu.Unlock()
 	if <-answer {
 		t.Error("still routed after the assignment dropped the task")
 	}
 }
 
+func TestRoutesBeforeAnyAssignmentIsUnknown(t *testing.T) {
+	p := newPlumbing(OverlayConfig{Logger: slog.New(slog.DiscardHandler)})
+	if !p.Routes(context.Background(), "t1", 0) {
+		t.Fatal("a node that applied nothing yet claims it does not route to a task")
+	}
+	answer := make(chan bool)
+	go func() { answer <- p.Routes(context.Background(), "t1", time.Minute) }()
+	p.mu.Lock()
+	p.setRoutesLocked(clusterapi.AssignmentsResponse{}, true)
+	p.mu.Unlock()
+	if <-answer {
+		t.Error("still routed after an assignment without the task was applied")
+	}
+}
+
+func TestAnUncleanUpdateKeepsTheOldRoutes(t *testing.T) {
+	p := newPlumbing(OverlayConfig{Logger: slog.New(slog.DiscardHandler)})
+	old := clusterapi.AssignmentsResponse{Mesh: []clusterapi.MeshPort{{Backends: []clusterapi.MeshBackend{{TaskID: "old"}}}}}
+	next := clusterapi.AssignmentsResponse{Mesh: []clusterapi.MeshPort{{Backends: []clusterapi.MeshBackend{{TaskID: "new"}}}}}
+	p.mu.Lock()
+	p.setRoutesLocked(old, true)
+	p.setRoutesLocked(next, false)
+	p.mu.Unlock()
+	if !p.Routes(context.Background(), "old", 0) || !p.Routes(context.Background(), "new", 0) {
+		t.Fatal("a failed update dropped routes the node may still have")
+	}
+	p.mu.Lock()
+	p.setRoutesLocked(next, true)
+	p.mu.Unlock()
+	if p.Routes(context.Background(), "old", 0) {
+		t.Error("a clean update kept a route it removed")
+	}
+}
+
 func TestOtherNodesLeavesThisOneOut(t *testing.T) {
 	p := newPlumbing(OverlayConfig{})
 	p.mu.Lock()
-	p.setRoutesLocked(clusterapi.AssignmentsResponse{Nodes: []clusterapi.NodeEndpoint{{ID: "a"}, {ID: "self"}, {ID: "b"}}})
+	p.setRoutesLocked(clusterapi.AssignmentsResponse{Nodes: []clusterapi.NodeEndpoint{{ID: "a"}, {ID: "self"}, {ID: "b"}}}, true)
 	p.mu.Unlock()
 	var ids []string
 	for _, n := range p.otherNodes("self") {
@@ -144,5 +178,23 @@ func TestConfirmUnroutedWithNoOtherNodeReturnsAtOnce(t *testing.T) {
 	}
 	if got := confirmUnrouted(context.Background(), clock.NewFake(time.Unix(0, 0)), nil, "t1", time.Hour, ask); len(got) != 0 || calls.Load() != 0 {
 		t.Errorf("got %v after %d calls", got, calls.Load())
+	}
+}
+
+func TestInboundConnsCountsOnlyClientsOfListeningPorts(t *testing.T) {
+	table := []string{
+		"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
+		"   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1", // listens on 8080
+		"   1: 0300000A:1F90 0200000A:C350 01 00000000:00000000 00:00000000 00000000     0        0 2", // a client on 8080
+		"   2: 0300000A:1F90 0400000A:C351 01 00000000:00000000 00:00000000 00000000     0        0 3", // another
+		"   3: 0300000A:D431 0900000A:0CEA 01 00000000:00000000 00:00000000 00000000     0        0 4", // the task's own call out
+		"   4: 0300000A:1F90 0500000A:C352 06 00000000:00000000 00:00000000 00000000     0        0 5", // TIME_WAIT
+		"",
+	}
+	if n := inboundConns(table); n != 2 {
+		t.Errorf("inboundConns = %d, want the 2 clients of port 8080", n)
+	}
+	if n := inboundConns(table[3:4]); n != 0 {
+		t.Errorf("an outgoing connection without a listener counted: %d", n)
 	}
 }

@@ -80,6 +80,18 @@ func (r *taskRunner) report(state swarm.TaskState, msg string, err error, cs *sw
 	r.w.report(r.id, st)
 }
 
+// reportPorts reports the running task again with the ports it now publishes.
+func (r *taskRunner) reportPorts(cs *swarm.ContainerStatus) {
+	r.mu.Lock()
+	state, published := r.last, r.published
+	r.mu.Unlock()
+	st := swarm.TaskStatus{Timestamp: r.w.cfg.Clock.Now().UTC(), State: state, Message: "ports changed", ContainerStatus: cs}
+	if published != nil {
+		st.PortStatus.Ports = published.Published
+	}
+	r.w.report(r.id, st)
+}
+
 func (r *taskRunner) lastState() swarm.TaskState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -137,11 +149,8 @@ func (r *taskRunner) run(parent context.Context) {
 // not passed yet: supervise reports it once it does.
 func (r *taskRunner) start(ctx context.Context, ctrl exec.Controller) (running bool, err error) {
 	if info, err := ctrl.Inspect(ctx); err == nil && info.State == exec.ContainerRunning {
-		if err := r.publishHostPorts(info); err != nil {
-			r.w.cfg.Logger.Warn("serving an adopted task's host-mode ports", "task", r.id, "err", err)
-		}
-		r.report(swarm.TaskStateRunning, "started", nil, info.ContainerStatus())
-		return true, nil
+		// Adopted after a restart: it takes traffic again once its health check passes.
+		return r.announceIfHealthy(ctx, ctrl)
 	}
 	r.report(swarm.TaskStateAccepted, "accepted", nil, nil)
 	r.report(swarm.TaskStatePreparing, "preparing", nil, nil)
@@ -207,6 +216,30 @@ func (r *taskRunner) publishHostPorts(info exec.ContainerInfo) error {
 	return nil
 }
 
+// republishHostPorts serves the ports the service now publishes in host mode when they
+// changed (service update --publish-add/--publish-rm); a port it cannot have fails the task.
+func (r *taskRunner) republishHostPorts(ctx context.Context, ctrl exec.Controller) error {
+	r.mu.Lock()
+	h := r.published
+	r.mu.Unlock()
+	want := r.w.hostPortsOf(r.id)
+	if h.serves(want) {
+		return nil
+	}
+	r.closeHostPorts()
+	info, _ := ctrl.Inspect(ctx)
+	err := r.publishHostPorts(info)
+	if err != nil {
+		_ = ctrl.Shutdown(ctx, 0, r.grace())
+		info, _ = ctrl.Inspect(ctx)
+		r.report(swarm.TaskStateFailed, "publishing ports", err, info.ContainerStatus())
+		return err
+	}
+	info, _ = ctrl.Inspect(ctx)
+	r.reportPorts(info.ContainerStatus())
+	return nil
+}
+
 // closeHostPorts stops serving the task's mode=host ports.
 func (r *taskRunner) closeHostPorts() {
 	r.mu.Lock()
@@ -248,11 +281,13 @@ func (r *taskRunner) supervise(ctx context.Context, ctrl exec.Controller, runnin
 			r.reportExit(ctx, ctrl, res)
 			return
 		case <-r.changed:
-			if r.desired() == swarm.TaskStateRunning {
-				continue
+			if r.desired() != swarm.TaskStateRunning {
+				r.stop(ctx, ctrl)
+				return
 			}
-			r.stop(ctx, ctrl)
-			return
+			if running && r.republishHostPorts(ctx, ctrl) != nil {
+				return
+			}
 		}
 	}
 }
@@ -263,8 +298,11 @@ func (r *taskRunner) reportExit(ctx context.Context, ctrl exec.Controller, res w
 	cs := info.ContainerStatus()
 	switch {
 	case errors.Is(res.err, exec.ErrUnhealthy):
-		_ = ctrl.Shutdown(ctx, 0, r.grace())
+		// Failed first, so the cluster stops sending it work, then stopped once every node
+		// confirmed (its in-flight requests are not waited for: it is unhealthy).
 		r.report(swarm.TaskStateFailed, "unhealthy", errors.New("task: unhealthy container"), cs)
+		r.w.confirmUnrouted(ctx, r.id)
+		_ = ctrl.Shutdown(ctx, 0, r.grace())
 	case res.err != nil:
 		if ctx.Err() == nil {
 			r.report(swarm.TaskStateFailed, "failed", res.err, cs)

@@ -43,8 +43,8 @@ type Worker struct {
 	mu      sync.Mutex // guards runners
 	runners map[string]*taskRunner
 
-	namesMu      sync.Mutex // guards hostPorts and serviceNames
-	hostPorts    map[string][]swarm.PortConfig
+	namesMu      sync.Mutex                    // guards portSpecs and serviceNames
+	portSpecs    map[string][]swarm.PortConfig // task ID → the ports it publishes on this node
 	serviceNames map[string]string
 
 	statusMu sync.Mutex // guards pending
@@ -128,7 +128,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		known = resp.ETag
 		w.namesMu.Lock()
-		w.hostPorts, w.serviceNames = resp.HostPorts, resp.ServiceNames
+		w.portSpecs, w.serviceNames = resp.HostPorts, resp.ServiceNames
 		w.namesMu.Unlock()
 		if w.plumb != nil {
 			if err := w.plumb.update(resp); err != nil {
@@ -266,7 +266,7 @@ func (w *Worker) reportStatus(ctx context.Context) {
 }
 
 // askRoutes asks another node, through its node API, whether it still routes new work to
-// a task (see plumbing.drain).
+// a task (see Worker.drainTask).
 func (w *Worker) askRoutes(ctx context.Context, node clusterapi.NodeEndpoint, taskID string, wait time.Duration) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, wait+5*time.Second)
 	defer cancel()
@@ -288,7 +288,7 @@ func (w *Worker) Routes(ctx context.Context, taskID string, wait time.Duration) 
 func (w *Worker) hostPortsOf(taskID string) []swarm.PortConfig {
 	w.namesMu.Lock()
 	defer w.namesMu.Unlock()
-	return w.hostPorts[taskID]
+	return w.portSpecs[taskID]
 }
 
 // ServiceName is the name of a service this node runs tasks of ("" when it runs none).

@@ -60,8 +60,14 @@ func (d *Daemon) handleNodeRoutes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var resp clusterapi.NodeRoutesResponse
-	if wk := d.worker.Load(); wk != nil {
+	switch wk := d.worker.Load(); {
+	case wk != nil:
 		resp.Routed = wk.Routes(r.Context(), req.TaskID, min(max(req.Wait, 0), maxRoutesWait))
+	case d.executor != nil:
+		// Between swarm membership changes or while starting, a node running tasks cannot
+		// tell what its surviving VIP rules still send where: the asker tries again.
+		writeNodeError(w, apierr.Unavailablef("this node's worker is not running yet"))
+		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(resp)

@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,16 +23,10 @@ func TestHostModePorts(t *testing.T) {
 	mustRun(t, l, "manager-1", "service", "create", "-d", "--name", "hostweb", "--replicas", "2",
 		"--constraint", "node.role==worker", "--publish", "mode=host,published=8081,target=8080", "sleepy:1")
 
-	get := func(n string) (string, error) {
-		c := http.Client{Timeout: 3 * time.Second}
-		resp, err := c.Get("http://" + net.JoinHostPort(node(t, l, n).Addr.String(), "8081") + "/")
-		if err != nil {
-			return "", err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		return string(b), err
+	getPort := func(n, port string) (string, error) {
+		return httpGet("http://" + net.JoinHostPort(node(t, l, n).Addr.String(), port) + "/")
 	}
+	get := func(n string) (string, error) { return getPort(n, "8081") }
 	eventually(t, 60*time.Second, "hostweb answering on both workers' port 8081", func() error {
 		for _, n := range []string{"worker-1", "worker-2"} {
 			if _, err := get(n); err != nil {
@@ -51,6 +43,32 @@ func TestHostModePorts(t *testing.T) {
 	if got := strings.Fields(ports); len(got) != 2 || got[0] != "*:8081->8080/tcp" || got[1] != got[0] {
 		t.Errorf("service ps ports = %q, want *:8081->8080/tcp for each task", ports)
 	}
+
+	// Changing the published port moves what each task serves, without a restart.
+	mustRun(t, l, "manager-1", "service", "update", "-d", "--publish-rm", "8081", "--publish-add", "mode=host,published=8083,target=8080", "hostweb")
+	eventually(t, 30*time.Second, "hostweb on 8083 and no longer on 8081", func() error {
+		for _, n := range []string{"worker-1", "worker-2"} {
+			if _, err := getPort(n, "8083"); err != nil {
+				return fmt.Errorf("%s:8083: %v", n, err)
+			}
+			if body, err := getPort(n, "8081"); err == nil {
+				return fmt.Errorf("%s still answers on 8081: %q", n, body)
+			}
+		}
+		if ports := mustRun(t, l, "manager-1", "service", "ps", "hostweb", "--format", "{{.Ports}}"); strings.Count(ports, "*:8083->8080/tcp") != 2 {
+			return fmt.Errorf("service ps ports = %q", ports)
+		}
+		return nil
+	})
+	mustRun(t, l, "manager-1", "service", "update", "-d", "--publish-rm", "8083", "--publish-add", "mode=host,published=8081,target=8080", "hostweb")
+	eventually(t, 30*time.Second, "hostweb back on 8081", func() error {
+		for _, n := range []string{"worker-1", "worker-2"} {
+			if _, err := get(n); err != nil {
+				return fmt.Errorf("%s:8081: %v", n, err)
+			}
+		}
+		return nil
+	})
 
 	// Both workers hold the port: a third task cannot be placed.
 	mustRun(t, l, "manager-1", "service", "scale", "-d", "hostweb=3")

@@ -35,7 +35,7 @@ func (c *viewCache) get(st *store.Store) *clusterView {
 	gen := st.Generation()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.view != nil && c.view.gen == gen {
+	if c.view != nil && c.view.gen >= gen {
 		return c.view
 	}
 	c.view = readClusterView(st, gen)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -265,7 +266,8 @@ func (m *Manager) recordTaskStatus(ctx context.Context, req clusterapi.TaskStatu
 
 func statusChanged(a, b swarm.TaskStatus) bool {
 	return a.Message != b.Message || a.Err != b.Err ||
-		(a.ContainerStatus == nil) != (b.ContainerStatus == nil)
+		(a.ContainerStatus == nil) != (b.ContainerStatus == nil) ||
+		!slices.Equal(a.PortStatus.Ports, b.PortStatus.Ports)
 }
 
 // StateMovesForward says whether a task may go from one observed state to the next:

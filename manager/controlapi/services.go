@@ -136,16 +136,19 @@ func (a *API) RemoveService(ctx context.Context, ref string) error {
 	return a.store.Write(ctx, actions...)
 }
 
-// checkPublishedPorts refuses ingress ports another service already publishes: they are
-// cluster-wide, one service each.
+// checkPublishedPorts refuses a port another service already publishes where the two would
+// meet: an ingress port is served on every node, so it clashes with the same port of any
+// other service, in ingress or host mode (two services' host-mode ports only need
+// different nodes, which the scheduler sees to).
 func (a *API) checkPublishedPorts(selfID string, spec swarm.ServiceSpec) error {
 	if spec.EndpointSpec == nil {
 		return nil
 	}
 	for _, p := range spec.EndpointSpec.Ports {
-		if p.PublishedPort == 0 || (p.PublishMode != "" && p.PublishMode != swarm.PortConfigPublishModeIngress) {
+		if p.PublishedPort == 0 {
 			continue
 		}
+		pIngress := p.PublishMode == "" || p.PublishMode == swarm.PortConfigPublishModeIngress
 		proto := p.Protocol
 		if proto == "" {
 			proto = "tcp"
@@ -163,8 +166,8 @@ func (a *API) checkPublishedPorts(selfID string, spec swarm.ServiceSpec) error {
 				if qproto == "" {
 					qproto = "tcp"
 				}
-				ingress := q.PublishMode == "" || q.PublishMode == swarm.PortConfigPublishModeIngress
-				if ingress && q.PublishedPort == p.PublishedPort && qproto == proto {
+				qIngress := q.PublishMode == "" || q.PublishMode == swarm.PortConfigPublishModeIngress
+				if (pIngress || qIngress) && q.PublishedPort == p.PublishedPort && qproto == proto {
 					return apierr.Conflictf("port %d/%s is already published by service %s", p.PublishedPort, proto, other.Spec.Name)
 				}
 			}

@@ -3,6 +3,7 @@ package controlapi
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -91,6 +92,46 @@ func TestUpdateServiceStatus(t *testing.T) {
 			}
 			if updating := got.UpdateStatus != nil && got.UpdateStatus.State == swarm.UpdateStateUpdating; updating != tt.wantUpdate {
 				t.Errorf("UpdateStatus after the update: %+v; want a rolling update: %v", got.UpdateStatus, tt.wantUpdate)
+			}
+		})
+	}
+}
+
+// TestPublishedPortClashes: an ingress port is served on every node, so it clashes with the
+// same port of any other service; two services' host-mode ports do not (the scheduler
+// keeps them on different nodes).
+func TestPublishedPortClashes(t *testing.T) {
+	ingress := swarm.PortConfigPublishModeIngress
+	host := swarm.PortConfigPublishModeHost
+	tests := []struct {
+		first, second swarm.PortConfigPublishMode
+		clash         bool
+	}{
+		{ingress, ingress, true},
+		{ingress, host, true},
+		{host, ingress, true},
+		{host, host, false},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.first)+"-"+string(tt.second), func(t *testing.T) {
+			ctx := context.Background()
+			st := store.New(nil, time.Now)
+			st.SetProposer(&loopback{st: st})
+			a := New(st, time.Now, nil)
+			first := validSpec()
+			first.EndpointSpec = &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 80, PublishedPort: 8080, PublishMode: tt.first}}}
+			if _, err := a.CreateService(ctx, first); err != nil {
+				t.Fatal(err)
+			}
+			second := validSpec()
+			second.Name = "other"
+			second.EndpointSpec = &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 80, PublishedPort: 8080, PublishMode: tt.second}}}
+			_, err := a.CreateService(ctx, second)
+			if tt.clash && (err == nil || !strings.Contains(err.Error(), "port 8080/tcp is already published by service web")) {
+				t.Fatalf("got %v, want the clash refused", err)
+			}
+			if !tt.clash && err != nil {
+				t.Fatalf("host-mode ports of two services refused: %v", err)
 			}
 		})
 	}

@@ -4,6 +4,7 @@
 package controlapi
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"time"
@@ -259,6 +260,7 @@ func validatePorts(ep *swarm.EndpointSpec) error {
 	if ep == nil {
 		return nil
 	}
+	published := map[string]bool{}
 	for _, p := range ep.Ports {
 		if p.TargetPort == 0 || p.TargetPort > 65535 || p.PublishedPort > 65535 {
 			return apierr.Invalidf("invalid port %d:%d: the target port must be 1-65535 and the published port 0-65535 (0 picks one)", p.PublishedPort, p.TargetPort)
@@ -274,6 +276,13 @@ func validatePorts(ep *swarm.EndpointSpec) error {
 		case "", swarm.PortConfigPublishModeIngress, swarm.PortConfigPublishModeHost:
 		default:
 			return apierr.Invalidf("invalid publish mode %q for port %d: must be ingress or host", p.PublishMode, p.TargetPort)
+		}
+		if p.PublishedPort != 0 {
+			key := fmt.Sprintf("%d/%s", p.PublishedPort, cmp.Or(string(p.Protocol), "tcp"))
+			if published[key] {
+				return apierr.Invalidf("port %s is published twice: a published port serves one target", key)
+			}
+			published[key] = true
 		}
 	}
 	return nil

@@ -70,6 +70,9 @@ func TestValidateServiceSpec(t *testing.T) {
 		{"bad mesh balance", func(s *swarm.ServiceSpec) {
 			s.Labels = map[string]string{"com.shoal.mesh.balance": "udp"}
 		}, `invalid label com.shoal.mesh.balance="udp"`},
+		{"published twice", func(s *swarm.ServiceSpec) {
+			s.EndpointSpec = &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 80, PublishedPort: 8080}, {TargetPort: 81, PublishedPort: 8080, PublishMode: swarm.PortConfigPublishModeHost}}}
+		}, "port 8080/tcp is published twice"},
 		{"bad publish mode", func(s *swarm.ServiceSpec) {
 			s.EndpointSpec = &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 53, PublishMode: "everywhere"}}}
 		}, `invalid publish mode "everywhere"`},
