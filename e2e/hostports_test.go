@@ -45,7 +45,7 @@ func TestHostModePorts(t *testing.T) {
 	}
 
 	// Changing the published port moves what each task serves, without a restart.
-	mustRun(t, l, "manager-1", "service", "update", "-d", "--publish-rm", "8081", "--publish-add", "mode=host,published=8083,target=8080", "hostweb")
+	mustRun(t, l, "manager-1", "service", "update", "-d", "--publish-rm", "mode=host,target=8080", "--publish-add", "mode=host,published=8083,target=8080", "hostweb")
 	eventually(t, 30*time.Second, "hostweb on 8083 and no longer on 8081", func() error {
 		for _, n := range []string{"worker-1", "worker-2"} {
 			if _, err := getPort(n, "8083"); err != nil {
@@ -60,7 +60,7 @@ func TestHostModePorts(t *testing.T) {
 		}
 		return nil
 	})
-	mustRun(t, l, "manager-1", "service", "update", "-d", "--publish-rm", "8083", "--publish-add", "mode=host,published=8081,target=8080", "hostweb")
+	mustRun(t, l, "manager-1", "service", "update", "-d", "--publish-rm", "mode=host,target=8080", "--publish-add", "mode=host,published=8081,target=8080", "hostweb")
 	eventually(t, 30*time.Second, "hostweb back on 8081", func() error {
 		for _, n := range []string{"worker-1", "worker-2"} {
 			if _, err := get(n); err != nil {
