@@ -13,6 +13,7 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
 
+	"github.com/shoal/shoal/internal/portspec"
 	"github.com/shoal/shoal/network/lb"
 	"github.com/shoal/shoal/network/netns"
 )
@@ -56,10 +57,7 @@ func dialFrom(nsPath string) func(ctx context.Context, network, addr string) (ne
 func publishHostPorts(taskID, nsPath string, taskAddr netip.Addr, ports []swarm.PortConfig, logger *slog.Logger) (*hostPorts, error) {
 	h := &hostPorts{done: make(chan struct{}), specs: slices.Clone(ports)}
 	for _, p := range ports {
-		proto := p.Protocol
-		if proto == "" {
-			proto = network.TCP
-		}
+		proto := portspec.Protocol(p)
 		if proto != network.TCP {
 			h.closeBalancers()
 			return nil, fmt.Errorf("publishing %s ports is not implemented yet (port %d/%s): only tcp", proto, p.TargetPort, proto)

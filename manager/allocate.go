@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"net/netip"
 
-	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
 
+	"github.com/shoal/shoal/internal/portspec"
 	"github.com/shoal/shoal/manager/allocator"
 	"github.com/shoal/shoal/manager/controlapi"
 	"github.com/shoal/shoal/manager/orchestrator"
@@ -237,9 +237,7 @@ func (na *netAlloc) endpoint(s *swarm.Service, want []*swarm.Network) (swarm.End
 	kept := map[allocator.Port]bool{}
 	for _, p := range spec.Ports {
 		q := p
-		if q.Protocol == "" {
-			q.Protocol = network.TCP
-		}
+		q.Protocol = portspec.Protocol(q)
 		if q.PublishMode == "" {
 			q.PublishMode = swarm.PortConfigPublishModeIngress
 		}
@@ -307,7 +305,7 @@ func serviceNetworks(s *swarm.Service, byRef map[string]*swarm.Network, ingress 
 	}
 	if s.Spec.EndpointSpec != nil && ingress != nil {
 		for _, p := range s.Spec.EndpointSpec.Ports {
-			if p.PublishMode == "" || p.PublishMode == swarm.PortConfigPublishModeIngress {
+			if portspec.Ingress(p) {
 				add(ingress)
 				break
 			}

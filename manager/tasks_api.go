@@ -17,6 +17,7 @@ import (
 	"github.com/shoal/shoal/ca"
 	"github.com/shoal/shoal/clusterapi"
 	"github.com/shoal/shoal/internal/apierr"
+	"github.com/shoal/shoal/internal/portspec"
 	"github.com/shoal/shoal/manager/controlapi"
 	"github.com/shoal/shoal/manager/orchestrator"
 	"github.com/shoal/shoal/manager/store"
@@ -299,10 +300,7 @@ func meshPorts(v *clusterView, ingressID string) []clusterapi.MeshPort {
 			if p.PublishMode != swarm.PortConfigPublishModeIngress || p.PublishedPort == 0 {
 				continue
 			}
-			proto := string(p.Protocol)
-			if proto == "" {
-				proto = "tcp"
-			}
+			proto := string(portspec.Protocol(p))
 			balance := s.Spec.Labels[clusterapi.MeshBalanceLabel]
 			if balance == "" {
 				balance = clusterapi.MeshBalanceAuto

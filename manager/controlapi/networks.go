@@ -12,6 +12,7 @@ import (
 
 	"github.com/shoal/shoal/internal/apierr"
 	"github.com/shoal/shoal/internal/ids"
+	"github.com/shoal/shoal/internal/portspec"
 	"github.com/shoal/shoal/manager/allocator"
 	"github.com/shoal/shoal/manager/store"
 )
@@ -196,7 +197,7 @@ func (a *API) RemoveNetwork(ctx context.Context, ref string) error {
 		}
 		if n.Spec.Ingress && s.Endpoint.Spec.Ports != nil {
 			for _, p := range s.Endpoint.Spec.Ports {
-				if p.PublishMode == "" || p.PublishMode == swarm.PortConfigPublishModeIngress {
+				if portspec.Ingress(p) {
 					return apierr.Forbiddenf("the ingress network is in use by service %s, which publishes ports through the routing mesh", s.Spec.Name)
 				}
 			}

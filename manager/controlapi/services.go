@@ -9,6 +9,7 @@ import (
 
 	"github.com/shoal/shoal/internal/apierr"
 	"github.com/shoal/shoal/internal/ids"
+	"github.com/shoal/shoal/internal/portspec"
 	"github.com/shoal/shoal/manager/orchestrator"
 	"github.com/shoal/shoal/manager/orchestrator/update"
 	"github.com/shoal/shoal/manager/store"
@@ -148,11 +149,7 @@ func (a *API) checkPublishedPorts(selfID string, spec swarm.ServiceSpec) error {
 		if p.PublishedPort == 0 {
 			continue
 		}
-		pIngress := p.PublishMode == "" || p.PublishMode == swarm.PortConfigPublishModeIngress
-		proto := p.Protocol
-		if proto == "" {
-			proto = "tcp"
-		}
+		proto := portspec.Protocol(p)
 		for _, other := range a.store.Services() {
 			if other.ID == selfID {
 				continue
@@ -162,12 +159,7 @@ func (a *API) checkPublishedPorts(selfID string, spec swarm.ServiceSpec) error {
 				ports = append(ports, other.Spec.EndpointSpec.Ports...)
 			}
 			for _, q := range ports {
-				qproto := q.Protocol
-				if qproto == "" {
-					qproto = "tcp"
-				}
-				qIngress := q.PublishMode == "" || q.PublishMode == swarm.PortConfigPublishModeIngress
-				if (pIngress || qIngress) && q.PublishedPort == p.PublishedPort && qproto == proto {
+				if (portspec.Ingress(p) || portspec.Ingress(q)) && q.PublishedPort == p.PublishedPort && portspec.Protocol(q) == proto {
 					return apierr.Conflictf("port %d/%s is already published by service %s", p.PublishedPort, proto, other.Spec.Name)
 				}
 			}

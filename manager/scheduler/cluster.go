@@ -7,6 +7,7 @@ import (
 
 	"github.com/moby/moby/api/types/swarm"
 
+	"github.com/shoal/shoal/internal/portspec"
 	"github.com/shoal/shoal/internal/taskstate"
 )
 
@@ -121,10 +122,7 @@ func hostPorts(ports []swarm.PortConfig) []hostPort {
 		if p.PublishMode != swarm.PortConfigPublishModeHost || p.PublishedPort == 0 {
 			continue
 		}
-		proto := strings.ToLower(string(p.Protocol))
-		if proto == "" {
-			proto = "tcp"
-		}
+		proto := strings.ToLower(string(portspec.Protocol(p)))
 		out = append(out, hostPort{protocol: proto, port: p.PublishedPort})
 	}
 	return out

@@ -1,0 +1,22 @@
+// Package portspec reads a service's published ports as Docker means them: an empty
+// protocol is tcp and an empty publish mode is ingress (the routing mesh).
+package portspec
+
+import (
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/swarm"
+)
+
+// Protocol is the port's protocol, tcp when left out.
+func Protocol(p swarm.PortConfig) network.IPProtocol {
+	if p.Protocol == "" {
+		return network.TCP
+	}
+	return p.Protocol
+}
+
+// Ingress reports whether the port is published through the routing mesh (on every
+// node), which is what a port without a mode is.
+func Ingress(p swarm.PortConfig) bool {
+	return p.PublishMode == "" || p.PublishMode == swarm.PortConfigPublishModeIngress
+}
