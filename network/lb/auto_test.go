@@ -241,30 +241,6 @@ func TestAutoServesHTTPPerRequestAndTCPWhole(t *testing.T) {
 	})
 }
 
-func TestAutoTCPHalfClose(t *testing.T) {
-	b := startBalancer(t, Config{Mode: Auto})
-	// The backend reads the whole request (until the client's FIN), then answers and closes.
-	counter := newTCPBackend(t, "counter", func(c *net.TCPConn) {
-		n, err := io.Copy(io.Discard, c)
-		if err != nil {
-			return
-		}
-		_, _ = io.WriteString(c, strings.Repeat("k", int(n)))
-	})
-	setBackends(t, b, counter.backend())
-	c := dialBalancer(t, b)
-	if _, err := io.WriteString(c, "12345"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.CloseWrite(); err != nil {
-		t.Fatal(err)
-	}
-	got, err := readAllString(c)
-	if err != nil || got != "kkkkk" {
-		t.Errorf("reply after half-close: %q, %v; want kkkkk", got, err)
-	}
-}
-
 func TestAutoServerFirstProtocolStartsAfterTheSniffTimeout(t *testing.T) {
 	clk := clock.NewFake(t0)
 	const sniffFor = 150 * time.Millisecond

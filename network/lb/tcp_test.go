@@ -43,29 +43,35 @@ func TestTCPEchoesBothWays(t *testing.T) {
 	}
 }
 
+// In TCP mode, and in Auto mode for a connection that is not HTTP.
 func TestTCPHalfClosePassesFINAndKeepsTheOtherWay(t *testing.T) {
-	b := startBalancer(t, Config{Mode: TCP})
-	// The backend reads the whole request (until the client's FIN), then answers and closes:
-	// it only works if the FIN crosses the balancer while the reply direction stays open.
-	counter := newTCPBackend(t, "counter", func(c *net.TCPConn) {
-		n, err := io.Copy(io.Discard, c)
-		if err != nil {
-			return
-		}
-		_, _ = io.WriteString(c, strings.Repeat("k", int(n)))
-	})
-	setBackends(t, b, counter.backend())
+	for _, mode := range []Mode{TCP, Auto} {
+		t.Run(mode.String(), func(t *testing.T) {
+			b := startBalancer(t, Config{Mode: mode})
+			// The backend reads the whole request (until the client's FIN), then answers and
+			// closes: it only works if the FIN crosses the balancer while the reply direction
+			// stays open.
+			counter := newTCPBackend(t, "counter", func(c *net.TCPConn) {
+				n, err := io.Copy(io.Discard, c)
+				if err != nil {
+					return
+				}
+				_, _ = io.WriteString(c, strings.Repeat("k", int(n)))
+			})
+			setBackends(t, b, counter.backend())
 
-	c := dialBalancer(t, b)
-	if _, err := io.WriteString(c, "12345"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.CloseWrite(); err != nil {
-		t.Fatal(err)
-	}
-	got, err := readAllString(c)
-	if err != nil || got != "kkkkk" {
-		t.Errorf("reply after half-close: %q, %v; want kkkkk", got, err)
+			c := dialBalancer(t, b)
+			if _, err := io.WriteString(c, "12345"); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := readAllString(c)
+			if err != nil || got != "kkkkk" {
+				t.Errorf("reply after half-close: %q, %v; want kkkkk", got, err)
+			}
+		})
 	}
 }
 
