@@ -35,7 +35,7 @@ func newContainerDaemon(t *testing.T) (*Daemon, *exectest.Executor) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(d.execs.stopDetached)
+	t.Cleanup(d.execs.stop)
 	startFakeTask(t, fake, "t1")
 	startFakeTask(t, fake, "t2")
 	if err := fake.Exit("t2", 3); err != nil {

@@ -134,6 +134,8 @@ func New(cfg Config) (*Daemon, error) {
 // Run serves the API and runs the node until ctx ends. Leaving ctx ends the node's
 // processes but keeps its membership: the next Run resumes it.
 func (d *Daemon) Run(ctx context.Context) error {
+	ctx, endLifetime := context.WithCancel(ctx) // also ends when the API server fails
+	defer endLifetime()
 	d.mu.Lock()
 	d.ctx = ctx
 	d.mu.Unlock()
@@ -176,7 +178,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.mu.Lock()
 	d.stopNodeLocked()
 	d.mu.Unlock()
-	d.execs.stopDetached()
+	endLifetime() // ends the execs still attached, which stop waits for
+	d.execs.stop()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -59,6 +59,11 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, opts api.ExecStartOpt
 	if err := x.claim(); err != nil {
 		return err
 	}
+	if err := d.execs.begin(); err != nil {
+		x.end(exec.ExitCannotInvoke, d.cfg.Clock.Now())
+		return err
+	}
+	defer d.execs.end() // a detached exec is counted again by runDetached
 	streams, err := attach()
 	if err != nil {
 		x.end(exec.ExitCannotInvoke, d.cfg.Clock.Now())
@@ -148,10 +153,15 @@ func (d *Daemon) runExec(ctx context.Context, ctrl exec.Controller, x *execInsta
 // the command runs, or with the reason it did not start. It takes ctrl over.
 func (d *Daemon) startDetached(ctrl exec.Controller, x *execInstance, cfg exec.ExecConfig) error {
 	errc := make(chan error, 1)
-	d.execs.runDetached(d.lifetime(), func(ctx context.Context) {
+	err := d.execs.runDetached(d.lifetime(), func(ctx context.Context) {
 		defer ctrl.Close()
 		errc <- d.runExec(ctx, ctrl, x, cfg, exec.ExecIO{Resize: x.resize, Started: x.markRunning})
 	})
+	if err != nil {
+		_ = ctrl.Close()
+		x.end(exec.ExitCannotInvoke, d.cfg.Clock.Now())
+		return err
+	}
 	<-x.started
 	x.mu.Lock()
 	ran := x.pid > 0

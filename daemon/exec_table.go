@@ -126,27 +126,52 @@ type execTable struct {
 	clock clock.Clock
 	limit int
 
-	mu       sync.Mutex // guards byID, detached and nextRun
+	mu       sync.Mutex // guards byID, detached, nextRun and stopping
 	byID     map[string]*execInstance
 	detached map[int]context.CancelFunc // the detached execs running, by run number
 	nextRun  int
-	runWG    sync.WaitGroup // detached execs still running
+	stopping bool           // set by stop: no exec starts any more
+	runWG    sync.WaitGroup // execs still running, attached or detached
 }
 
 func newExecTable(clk clock.Clock) *execTable {
 	return &execTable{clock: clk, limit: maxExecs, byID: map[string]*execInstance{}, detached: map[int]context.CancelFunc{}}
 }
 
+// errStopping refuses an exec while the daemon stops.
+var errStopping = apierr.Unavailablef("the daemon is stopping: no exec can start")
+
+// begin counts an attached exec in, so stop waits for it (its context ends with the
+// daemon's); errStopping once stop has begun. The caller calls end when it is over.
+func (t *execTable) begin() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopping {
+		return errStopping
+	}
+	t.runWG.Add(1)
+	return nil
+}
+
+func (t *execTable) end() { t.runWG.Done() }
+
 // runDetached runs a detached exec in the background, under a context that ends with
-// parent or with stopDetached.
-func (t *execTable) runDetached(parent context.Context, run func(ctx context.Context)) {
+// parent or with stop; errStopping once stop has begun.
+func (t *execTable) runDetached(parent context.Context, run func(ctx context.Context)) error {
 	ctx, cancel := context.WithCancel(parent)
 	t.mu.Lock()
+	if t.stopping {
+		t.mu.Unlock()
+		cancel()
+		return errStopping
+	}
 	n := t.nextRun
 	t.nextRun++
 	t.detached[n] = cancel
+	t.runWG.Add(1)
 	t.mu.Unlock()
-	t.runWG.Go(func() {
+	go func() {
+		defer t.runWG.Done()
 		defer func() {
 			t.mu.Lock()
 			delete(t.detached, n)
@@ -154,12 +179,15 @@ func (t *execTable) runDetached(parent context.Context, run func(ctx context.Con
 			cancel()
 		}()
 		run(ctx)
-	})
+	}()
+	return nil
 }
 
-// stopDetached kills the detached execs still running and waits for them to end.
-func (t *execTable) stopDetached() {
+// stop refuses new execs, kills the detached ones still running and waits for every exec,
+// attached ones included (their contexts end with the daemon's), to end.
+func (t *execTable) stop() {
 	t.mu.Lock()
+	t.stopping = true
 	for _, cancel := range t.detached {
 		cancel()
 	}

@@ -206,24 +206,10 @@ func TestExecResize(t *testing.T) {
 
 func TestExecDetachedAndClientGone(t *testing.T) {
 	d, fake := newContainerDaemon(t)
-	fake.SetScript("", exectest.Script{Exec: blockingExec})
 	ctx := context.Background()
 
-	id := createExecIn(t, d, fake, "t3", container.ExecCreateRequest{Cmd: []string{"sh"}})
-	if err := d.ExecStart(ctx, id, api.ExecStartOptions{Detach: true}, attached(nil, nil, nil)); err != nil {
-		t.Fatal(err)
-	}
-	if insp, _ := d.ExecInspect(ctx, id); !insp.Running || insp.Pid == 0 {
-		t.Errorf("detached exec after start: %+v; want running", insp)
-	}
-	d.execs.stopDetached()
-	if insp, _ := d.ExecInspect(ctx, id); insp.Running || insp.ExitCode == nil || *insp.ExitCode != 137 {
-		t.Errorf("detached exec after the daemon stopped: %+v; want killed (137)", insp)
-	}
-
 	// An attached exec whose client can no longer take output is killed.
-	fake.SetScript("", exectest.Script{})
-	id = createExecIn(t, d, fake, "t4", container.ExecCreateRequest{Cmd: []string{"cat"}, AttachStdin: true, AttachStdout: true})
+	id := createExecIn(t, d, fake, "t4", container.ExecCreateRequest{Cmd: []string{"cat"}, AttachStdin: true, AttachStdout: true})
 	stdinR, stdinW := io.Pipe()
 	done := make(chan error, 1)
 	go func() { done <- d.ExecStart(ctx, id, api.ExecStartOptions{}, attached(stdinR, failingWriter{}, nil)) }()
@@ -235,6 +221,20 @@ func TestExecDetachedAndClientGone(t *testing.T) {
 	}
 	if insp, _ := d.ExecInspect(ctx, id); insp.ExitCode == nil || *insp.ExitCode != 137 {
 		t.Errorf("exit code %v; want 137 (killed)", insp.ExitCode)
+	}
+
+	// A detached exec runs on until the daemon stops, which kills it.
+	fake.SetScript("", exectest.Script{Exec: blockingExec})
+	id = createExecIn(t, d, fake, "t3", container.ExecCreateRequest{Cmd: []string{"sh"}})
+	if err := d.ExecStart(ctx, id, api.ExecStartOptions{Detach: true}, attached(nil, nil, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if insp, _ := d.ExecInspect(ctx, id); !insp.Running || insp.Pid == 0 {
+		t.Errorf("detached exec after start: %+v; want running", insp)
+	}
+	d.execs.stop()
+	if insp, _ := d.ExecInspect(ctx, id); insp.Running || insp.ExitCode == nil || *insp.ExitCode != 137 {
+		t.Errorf("detached exec after the daemon stopped: %+v; want killed (137)", insp)
 	}
 }
 
@@ -284,3 +284,30 @@ func createExecIn(t *testing.T, d *Daemon, fake *exectest.Executor, taskID strin
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("client gone") }
+
+// stop waits for attached execs too, and refuses new ones once it has begun.
+func TestExecTableStopWaitsForEveryExec(t *testing.T) {
+	tbl := newExecTable(clock.Real{})
+	if err := tbl.begin(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan struct{})
+	go func() { tbl.stop(); close(stopped) }()
+	select {
+	case <-stopped:
+		t.Fatal("stop returned while an attached exec still ran")
+	case <-time.After(50 * time.Millisecond):
+	}
+	if err := tbl.begin(); !errors.Is(err, errStopping) {
+		t.Errorf("begin while stopping = %v, want errStopping", err)
+	}
+	if err := tbl.runDetached(context.Background(), func(context.Context) { t.Error("a detached exec ran while stopping") }); !errors.Is(err, errStopping) {
+		t.Errorf("runDetached while stopping = %v, want errStopping", err)
+	}
+	tbl.end()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("stop did not return once the exec ended")
+	}
+}
