@@ -70,6 +70,11 @@ func (r *taskRunner) report(state swarm.TaskState, msg string, err error, cs *sw
 	r.last = state
 	published := r.published
 	r.mu.Unlock()
+	r.w.report(r.id, r.status(state, msg, err, cs, published))
+}
+
+// status is what the runner reports: the state with the ports the task serves now.
+func (r *taskRunner) status(state swarm.TaskState, msg string, err error, cs *swarm.ContainerStatus, published *hostPorts) swarm.TaskStatus {
 	st := swarm.TaskStatus{Timestamp: r.w.cfg.Clock.Now().UTC(), State: state, Message: msg, ContainerStatus: cs}
 	if published != nil {
 		st.PortStatus.Ports = published.Published
@@ -77,7 +82,7 @@ func (r *taskRunner) report(state swarm.TaskState, msg string, err error, cs *sw
 	if err != nil {
 		st.Err = err.Error()
 	}
-	r.w.report(r.id, st)
+	return st
 }
 
 // reportPorts reports the running task again with the ports it now publishes.
@@ -85,11 +90,7 @@ func (r *taskRunner) reportPorts(cs *swarm.ContainerStatus) {
 	r.mu.Lock()
 	state, published := r.last, r.published
 	r.mu.Unlock()
-	st := swarm.TaskStatus{Timestamp: r.w.cfg.Clock.Now().UTC(), State: state, Message: "ports changed", ContainerStatus: cs}
-	if published != nil {
-		st.PortStatus.Ports = published.Published
-	}
-	r.w.report(r.id, st)
+	r.w.report(r.id, r.status(state, "ports changed", nil, cs, published))
 }
 
 func (r *taskRunner) lastState() swarm.TaskState {
@@ -184,9 +185,7 @@ func (r *taskRunner) announceIfHealthy(ctx context.Context, ctrl exec.Controller
 	}
 	info, _ := ctrl.Inspect(ctx)
 	if err := r.publishHostPorts(info); err != nil {
-		_ = ctrl.Shutdown(ctx, 0, r.grace())
-		info, _ = ctrl.Inspect(ctx)
-		r.report(swarm.TaskStateFailed, "starting", err, info.ContainerStatus())
+		r.failForPorts(ctx, ctrl, "starting", err)
 		return false, err
 	}
 	r.report(swarm.TaskStateRunning, "started", nil, info.ContainerStatus())
@@ -228,16 +227,19 @@ func (r *taskRunner) republishHostPorts(ctx context.Context, ctrl exec.Controlle
 	}
 	r.closeHostPorts()
 	info, _ := ctrl.Inspect(ctx)
-	err := r.publishHostPorts(info)
-	if err != nil {
-		_ = ctrl.Shutdown(ctx, 0, r.grace())
-		info, _ = ctrl.Inspect(ctx)
-		r.report(swarm.TaskStateFailed, "publishing ports", err, info.ContainerStatus())
+	if err := r.publishHostPorts(info); err != nil {
+		r.failForPorts(ctx, ctrl, "publishing ports", err)
 		return err
 	}
-	info, _ = ctrl.Inspect(ctx)
 	r.reportPorts(info.ContainerStatus())
 	return nil
+}
+
+// failForPorts stops a task whose host-mode ports cannot be served and reports it failed.
+func (r *taskRunner) failForPorts(ctx context.Context, ctrl exec.Controller, msg string, err error) {
+	_ = ctrl.Shutdown(ctx, 0, r.grace())
+	info, _ := ctrl.Inspect(ctx)
+	r.report(swarm.TaskStateFailed, msg, err, info.ContainerStatus())
 }
 
 // closeHostPorts stops serving the task's mode=host ports.

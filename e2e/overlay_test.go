@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,7 +68,7 @@ func TestOverlayAcrossNodes(t *testing.T) {
 			body = string(out)
 			return nil
 		})
-		if len(strings.Split(strings.TrimSpace(body), ",")) != 2 {
+		if !sleepyAnswered(body) {
 			t.Fatalf("answer from %s = %q, want two times", ip, body)
 		}
 	}
@@ -113,15 +111,9 @@ func TestOverlayAcrossNodes(t *testing.T) {
 	for _, n := range l.Nodes() {
 		url := "http://" + n.Addr.String() + ":8080/"
 		eventually(t, 20*time.Second, "the mesh answering at "+n.Name, func() error {
-			c := http.Client{Timeout: 5 * time.Second}
-			resp, err := c.Get(url)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != 200 || len(strings.Split(strings.TrimSpace(string(body)), ",")) != 2 {
-				return fmt.Errorf("%s answered %s %q", url, resp.Status, body)
+			body, err := httpGet(url)
+			if err != nil || !sleepyAnswered(body) {
+				return fmt.Errorf("%s answered %q, %v", url, body, err)
 			}
 			return nil
 		})

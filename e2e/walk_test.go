@@ -67,7 +67,7 @@ func TestFirstDayWalk(t *testing.T) {
 	if got := lookupA(inShell("nslookup", "-type=a", "tasks.web")); !slices.Equal(got, webIPs) {
 		t.Errorf("nslookup tasks.web = %v, want the task addresses %v", got, webIPs)
 	}
-	if body := inShell("wget", "-qO-", "http://web:8080/"); len(strings.Split(strings.TrimSpace(body), ",")) != 2 {
+	if body := inShell("wget", "-qO-", "http://web:8080/"); !sleepyAnswered(body) {
 		t.Errorf("wget http://web:8080/ from the manager = %q, want the app's answer", body)
 	}
 	pattern := make([]byte, 1<<20)
@@ -81,7 +81,7 @@ func TestFirstDayWalk(t *testing.T) {
 
 	// The published port answers at every node's address, the manager's too.
 	for _, n := range l.Nodes() {
-		if body, err := httpGet("http://" + n.Addr.String() + ":8080/"); err != nil || len(strings.Split(strings.TrimSpace(body), ",")) != 2 {
+		if body, err := httpGet("http://" + n.Addr.String() + ":8080/"); err != nil || !sleepyAnswered(body) {
 			t.Errorf("http://%s:8080/ (%s): %q, %v", n.Addr, n.Name, body, err)
 		}
 	}
@@ -125,7 +125,7 @@ func dockerNetworkWalk(t *testing.T, l *lab.Lab) {
 	out = strings.ReplaceAll(out, "\r", "")
 	t.Logf("docker exec -it dshell.1.%s:\n%s", shellTask, out)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	answered := len(strings.Split(lines[len(lines)-1], ",")) == 2 // the app's answer, last
+	answered := sleepyAnswered(lines[len(lines)-1]) // the app's answer, last
 	if code != 0 || !strings.Contains(out, "on-a-tty\n") || !slices.Equal(lookupA(out), []string{vip}) || !answered {
 		t.Errorf("docker exec -it into dshell: exit %d\nstdout: %s\nstderr: %s\nwant a terminal, dweb -> %s and the app's answer", code, out, errOut, vip)
 	}
@@ -163,6 +163,13 @@ func lookupA(out string) []string {
 	return addrs
 }
 
+// sleepyAnswered says whether body is the sample app's answer: its receive and reply
+// times, comma-separated.
+func sleepyAnswered(body string) bool {
+	return len(strings.Split(strings.TrimSpace(body), ",")) == 2
+}
+
+// httpGet fetches url (bounded by 5 s); a status other than 200 is an error.
 func httpGet(url string) (string, error) {
 	c := http.Client{Timeout: 5 * time.Second}
 	resp, err := c.Get(url)

@@ -79,7 +79,7 @@ func assignmentsFor(v *clusterView, nodeID string) clusterapi.AssignmentsRespons
 		if orchestrator.Ended(t) {
 			continue
 		}
-		if ports := hostModePorts(v.serviceByID[t.ServiceID]); len(ports) > 0 {
+		if ports := portspec.HostPorts(v.serviceByID[t.ServiceID]); len(ports) > 0 {
 			if out.HostPorts == nil {
 				out.HostPorts = map[string][]swarm.PortConfig{}
 			}
@@ -306,20 +306,6 @@ func meshPorts(v *clusterView, ingressID string) []clusterapi.MeshPort {
 				balance = clusterapi.MeshBalanceAuto
 			}
 			out = append(out, clusterapi.MeshPort{Service: s.Spec.Name, Protocol: proto, PublishedPort: p.PublishedPort, TargetPort: p.TargetPort, Balance: balance, Backends: backends})
-		}
-	}
-	return out
-}
-
-// hostModePorts are the ports a service's tasks publish on their own node (mode=host).
-func hostModePorts(s *swarm.Service) []swarm.PortConfig {
-	if s == nil || s.Spec.EndpointSpec == nil {
-		return nil
-	}
-	var out []swarm.PortConfig
-	for _, p := range s.Spec.EndpointSpec.Ports {
-		if p.PublishMode == swarm.PortConfigPublishModeHost {
-			out = append(out, p)
 		}
 	}
 	return out

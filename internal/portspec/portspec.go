@@ -15,6 +15,20 @@ func Protocol(p swarm.PortConfig) network.IPProtocol {
 	return p.Protocol
 }
 
+// HostPorts are the ports a service's tasks publish on their own node (mode=host).
+func HostPorts(s *swarm.Service) []swarm.PortConfig {
+	if s == nil || s.Spec.EndpointSpec == nil {
+		return nil
+	}
+	var out []swarm.PortConfig
+	for _, p := range s.Spec.EndpointSpec.Ports {
+		if p.PublishMode == swarm.PortConfigPublishModeHost {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // Ingress reports whether the port is published through the routing mesh (on every
 // node), which is what a port without a mode is.
 func Ingress(p swarm.PortConfig) bool {

@@ -142,15 +142,16 @@ func (a *API) RemoveService(ctx context.Context, ref string) error {
 // other service, in ingress or host mode (two services' host-mode ports only need
 // different nodes, which the scheduler sees to).
 func (a *API) checkPublishedPorts(selfID string, spec swarm.ServiceSpec) error {
-	if spec.EndpointSpec == nil {
+	if spec.EndpointSpec == nil || len(spec.EndpointSpec.Ports) == 0 {
 		return nil
 	}
+	others := a.store.Services() // one read of the store, not one per port
 	for _, p := range spec.EndpointSpec.Ports {
 		if p.PublishedPort == 0 {
 			continue
 		}
 		proto := portspec.Protocol(p)
-		for _, other := range a.store.Services() {
+		for _, other := range others {
 			if other.ID == selfID {
 				continue
 			}

@@ -101,11 +101,7 @@ func (c *cluster) service(id string) *swarm.Service {
 // serviceHostPorts lists the fixed host-mode ports a service publishes. Host-mode ports
 // without a published number are chosen on the node and are not checked here.
 func (c *cluster) serviceHostPorts(serviceID string) []hostPort {
-	s := c.service(serviceID)
-	if s == nil || s.Spec.EndpointSpec == nil {
-		return nil
-	}
-	return hostPorts(s.Spec.EndpointSpec.Ports)
+	return hostPorts(portspec.HostPorts(c.service(serviceID)))
 }
 
 // taskHostPorts is what a placed task holds: the ports it reported, else its service's.

@@ -3,7 +3,6 @@ package lb
 import (
 	"context"
 	"errors"
-	"net/http"
 	"runtime"
 	"strings"
 	"testing"
@@ -144,14 +143,7 @@ func TestRemovedBackendKeepsNoIdleConnection(t *testing.T) {
 	for _, mode := range []Mode{HTTP, Auto} {
 		t.Run(mode.String(), func(t *testing.T) {
 			b := startBalancer(t, Config{Mode: mode})
-			warmGate, slowGate := newGate(), newGate()
-			leaving := newHTTPBackend(t, "leaving", func(w http.ResponseWriter, r *http.Request) {
-				if r.URL.Path == "/warm" {
-					warmGate.handler(w, r)
-					return
-				}
-				slowGate.handler(w, r)
-			})
+			leaving, warmGate, slowGate := newGatedBackend(t, "leaving")
 			staying := newHTTPBackend(t, "staying", nil)
 			setBackends(t, b, leaving.backend())
 

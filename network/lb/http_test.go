@@ -99,6 +99,19 @@ type gate struct {
 
 func newGate() *gate { return &gate{started: make(chan struct{}, 100), open: make(chan struct{})} }
 
+// newGatedBackend is a backend whose requests to /warm wait at warm and all others at slow.
+func newGatedBackend(t *testing.T, name string) (be *httpBackend, warm, slow *gate) {
+	warm, slow = newGate(), newGate()
+	be = newHTTPBackend(t, name, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/warm" {
+			warm.handler(w, r)
+			return
+		}
+		slow.handler(w, r)
+	})
+	return be, warm, slow
+}
+
 func (g *gate) handler(w http.ResponseWriter, r *http.Request) {
 	g.started <- struct{}{}
 	<-g.open
@@ -106,14 +119,7 @@ func (g *gate) handler(w http.ResponseWriter, r *http.Request) {
 
 func TestHTTPDrainFinishesInFlightAndSendsNewWorkElsewhere(t *testing.T) {
 	b := startBalancer(t, Config{Mode: HTTP})
-	warmGate, slowGate := newGate(), newGate()
-	slow := newHTTPBackend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/warm" {
-			warmGate.handler(w, r)
-			return
-		}
-		slowGate.handler(w, r)
-	})
+	slow, warmGate, slowGate := newGatedBackend(t, "slow")
 	fast := newHTTPBackend(t, "fast", nil)
 	setBackends(t, b, slow.backend())
 
